@@ -1,1 +1,62 @@
-fn main(){}
+//! The `hourglass` command: parses arguments, calls the library, prints. No logic lives here.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Autoencoders on real data: train, evaluate, reconstruct, encode and decode.
+#[derive(Parser)]
+#[command(name = "hourglass", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train an autoencoder on a data set and save it as one .safetensors file.
+    Train(commands::train::Args),
+    /// Reconstruction error on a data set, next to the mean-sample and PCA baselines.
+    Eval(commands::eval::Args),
+    /// Draw originals above their reconstructions as a PNG grid.
+    Reconstruct(commands::reconstruct::Args),
+    /// Write each sample's latent code to CSV or NPY.
+    Encode(commands::encode::Args),
+    /// Decode latent codes (CSV or NPY) back to samples (NPY) or images (PNG).
+    Decode(commands::decode::Args),
+    /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOURGLASS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    // A panic is a bug in hourglass or below it; still, the user gets one line and an exit code.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (please report): {info}");
+    }));
+    let result = std::panic::catch_unwind(|| match cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Reconstruct(args) => commands::reconstruct::run(args),
+        Command::Encode(args) => commands::encode::run(args),
+        Command::Decode(args) => commands::decode::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+    });
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::from(101),
+    }
+}

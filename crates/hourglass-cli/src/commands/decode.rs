@@ -1,0 +1,38 @@
+//! `hourglass decode`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use hourglass::artifact::TrainedModel;
+use hourglass::tasks::{codec, export};
+
+use super::DeviceArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model written by `hourglass train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Latent codes, one per row: .csv (as `encode` writes it) or .npy.
+    #[arg(long)]
+    pub latents: PathBuf,
+    /// Output: .npy (samples in the data's original units) or .png (a grid of images).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = args.device.device.device()?;
+    let model = TrainedModel::load(&args.model, &device)?;
+    let latents = export::read_latents(&args.latents, model.config.latent)?;
+    let decoded = codec::decode_scaled(&model, &latents, &device);
+    export::write_samples(&args.out, &model, decoded)?;
+    println!(
+        "decoded {} latent codes to {}",
+        latents.len() / model.config.latent,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `hourglass eval`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use hourglass::tasks::eval::{EvalReport, evaluate};
+
+use super::{DataArgs, DeviceArgs, load_model_and_data};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model written by `hourglass train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print JSON: {"mse", "pca_mse", "mean_mse", "n", …}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let (model, data, device) = load_model_and_data(&args.model, &args.data, &args.device)?;
+    let report = evaluate(&model, &data, &device);
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+/// The human-readable table, shared with `demo`.
+pub fn print_report(report: &EvalReport) {
+    println!("reconstruction MSE on {} samples (scaled units):", report.n);
+    println!("  autoencoder        {:.5}", report.mse);
+    println!(
+        "  PCA, {:>3} comps    {:.5}   (fit on {})",
+        report.pca_components, report.pca_mse, report.baselines_fit_on
+    );
+    println!("  mean sample        {:.5}", report.mean_mse);
+}

@@ -1,0 +1,72 @@
+//! One file per subcommand, plus the arguments several of them share.
+
+pub mod decode;
+pub mod demo;
+pub mod encode;
+pub mod eval;
+pub mod reconstruct;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use hourglass::artifact::TrainedModel;
+use hourglass::data::{self, Dataset, LoadOptions, Split};
+use hourglass::device::{Backend, Device};
+
+/// Where the data comes from.
+#[derive(clap::Args, Clone)]
+pub struct DataArgs {
+    /// A data file (IDX[.gz], .csv, .npy) or a directory holding MNIST-style IDX files.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Labels, when they are not beside the data (IDX, NPY or one-column CSV).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// CSV: the label column, by header name or 0-based index.
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// For a directory holding both IDX splits: which to read.
+    #[arg(long, value_parser = parse_split)]
+    pub split: Option<Split>,
+}
+
+impl DataArgs {
+    pub fn load(&self, default_split: Option<Split>) -> Result<Dataset> {
+        let options = LoadOptions {
+            labels: self.labels.clone(),
+            label_column: self.label_column.clone(),
+            split: self.split.or(default_split),
+        };
+        Ok(data::load(&self.data, &options)?)
+    }
+}
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    match s {
+        "train" => Ok(Split::Train),
+        "test" | "t10k" => Ok(Split::Test),
+        _ => Err(format!("unknown split {s:?} (train or test)")),
+    }
+}
+
+/// The device flag every command that runs a model takes.
+#[derive(clap::Args, Clone)]
+pub struct DeviceArgs {
+    /// Where to run: cpu (Burn's flex backend) or gpu (wgpu; needs the wgpu build feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: Backend,
+}
+
+/// Loads a model and the data it is applied to, and checks they fit each other.
+pub fn load_model_and_data(
+    model: &Path,
+    data: &DataArgs,
+    device: &DeviceArgs,
+) -> Result<(TrainedModel, Dataset, Device)> {
+    let device = device.device.device()?;
+    let model = TrainedModel::load(model, &device)?;
+    let dataset = data.load(None)?;
+    model.check_data(&dataset, &data.data)?;
+    Ok((model, dataset, device))
+}

@@ -1,0 +1,185 @@
+//! `hourglass train`
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use hourglass::data::Split;
+use hourglass::model::{Architecture, ModelConfig};
+use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, TrainOptions};
+
+use super::{DataArgs, DeviceArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Architecture: dense (fully connected) or conv2d (convolutional, for images).
+    #[arg(long, value_parser = ["dense", "conv2d"], default_value = "dense")]
+    pub model: String,
+    /// Size of the latent code.
+    #[arg(long, default_value_t = 32)]
+    pub latent: usize,
+    /// Hidden layer sizes of a dense model, input side first (e.g. 256,64).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Channels of a conv2d model's stride-2 layers (e.g. 32,64).
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    /// Activation between hidden layers.
+    #[arg(long, value_parser = ["relu", "leaky_relu", "tanh", "gelu", "sigmoid"])]
+    pub activation: Option<String>,
+    /// Dropout probability after each hidden activation.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// A model config file (TOML or JSON) instead of the flags above.
+    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout"])]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, value_parser = ["adam", "sgd"], default_value = "adam")]
+    pub optimizer: String,
+    /// Momentum for SGD.
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Reconstruction loss: mse, or bce for images in [0, 1].
+    #[arg(long, value_parser = ["mse", "bce"], default_value = "mse")]
+    pub loss: String,
+    /// Fraction of the data held out to measure validation loss.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_split: f64,
+    /// Stop after this many epochs without a better validation loss, keeping the best weights.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Seed for initialisation, shuffling, splitting and dropout: same seed, same run (on CPU).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to write the model (.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the checkpoint of an interrupted run with the same settings.
+    #[arg(long)]
+    pub resume: bool,
+    /// Checkpoint file, written after every epoch [default: OUT with .checkpoint].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Per-epoch JSON-lines log [default: OUT with .log.jsonl].
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Print the training summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let data = args.data.load(Some(Split::Train))?;
+    let config = model_config(&args)?;
+    let options = TrainOptions {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        optimizer: match args.optimizer.as_str() {
+            "sgd" => OptimizerKind::Sgd {
+                momentum: args.momentum,
+            },
+            _ => OptimizerKind::Adam,
+        },
+        loss: if args.loss == "bce" {
+            LossKind::Bce
+        } else {
+            LossKind::Mse
+        },
+        weight_decay: args.weight_decay,
+        val_split: args.val_split,
+        patience: args.patience,
+        seed: args.seed,
+    };
+    let settings = RunSettings {
+        backend: args.device.device,
+        checkpoint: Some(
+            args.checkpoint
+                .clone()
+                .unwrap_or_else(|| args.out.with_extension("checkpoint")),
+        ),
+        resume: args.resume,
+        log: Some(
+            args.log
+                .clone()
+                .unwrap_or_else(|| args.out.with_extension("log.jsonl")),
+        ),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let model = train::train(&data, &config, &options, &settings)?;
+    model.save(&args.out)?;
+    let summary = &model.summary;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else {
+        println!(
+            "trained {} model ({} → {} → {}) on {} samples for {} epochs in {:.1}s",
+            model.config.kind(),
+            model.input,
+            model.config.latent,
+            model.input,
+            summary.train_samples,
+            summary.epochs_run,
+            summary.seconds
+        );
+        if let Some(loss) = summary.final_train_loss {
+            print!("final train loss {loss:.5}");
+            if let Some(val) = summary.final_val_loss {
+                print!(", validation loss {val:.5}");
+            }
+            println!();
+        }
+        if let Some(best) = summary.best_epoch.filter(|_| options.patience.is_some()) {
+            println!("kept the weights of epoch {best} (best validation loss)");
+        }
+        println!("model written to {}", args.out.display());
+        println!(
+            "log in {}, checkpoint in {}",
+            settings.log.as_ref().unwrap().display(),
+            settings.checkpoint.as_ref().unwrap().display()
+        );
+    }
+    Ok(())
+}
+
+fn model_config(args: &Args) -> Result<ModelConfig> {
+    if let Some(path) = &args.config {
+        return ModelConfig::from_file(path).context("reading the model config");
+    }
+    let mut config = match args.model.as_str() {
+        "conv2d" => ModelConfig::conv2d(args.latent),
+        _ => ModelConfig::dense(args.latent),
+    };
+    match &mut config.architecture {
+        Architecture::Dense { hidden } => {
+            if let Some(h) = &args.hidden {
+                *hidden = h.clone();
+            }
+        }
+        Architecture::Conv2d { channels, .. } => {
+            if let Some(c) = &args.channels {
+                *channels = c.clone();
+            }
+        }
+    }
+    if let Some(name) = &args.activation {
+        config.activation = serde_json::from_value(serde_json::Value::String(name.clone()))?;
+    }
+    if let Some(p) = args.dropout {
+        config.dropout = p;
+    }
+    Ok(config)
+}

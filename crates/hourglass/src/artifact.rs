@@ -1,0 +1,183 @@
+//! One `.safetensors` file per trained model: the network's weights under readable names
+//! (`encoder.0.weight`, …), the mean/PCA baselines, and in the metadata the model config, the
+//! input shape, the scaling and a training summary, so the file alone rebuilds the model.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, SampleKind, SampleShape, Scaling};
+use crate::error::{Error, Result};
+use crate::model::{ModelConfig, Network};
+use crate::tasks::pca::Baseline;
+use crate::train::TrainOptions;
+
+/// Metadata key that marks a file as ours, and its format version.
+const FORMAT_KEY: &str = "hourglass.format";
+const FORMAT_VERSION: &str = "1";
+const MEAN_TENSOR: &str = "baseline.mean";
+const PCA_TENSOR: &str = "baseline.pca_components";
+
+/// What training did, stored with the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub options: TrainOptions,
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub epochs_run: usize,
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+    pub final_train_loss: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub seconds: f64,
+}
+
+/// A trained model and everything needed to use it on new data.
+#[derive(Debug)]
+pub struct TrainedModel {
+    /// The resolved config (no `Auto` left).
+    pub config: ModelConfig,
+    pub input: SampleShape,
+    pub kind: SampleKind,
+    pub scaling: Scaling,
+    pub network: Network,
+    pub baseline: Baseline,
+    pub summary: TrainingSummary,
+}
+
+impl TrainedModel {
+    /// Checks that a data set has the shape this model was trained on.
+    pub fn check_data(&self, data: &Dataset, source: &Path) -> Result<()> {
+        if data.shape != self.input {
+            return Err(Error::format(
+                source,
+                format!(
+                    "samples of shape {} ({} values) do not fit this model, which was trained on {} ({} values)",
+                    data.shape,
+                    data.shape.features(),
+                    self.input,
+                    self.input.features()
+                ),
+            ));
+        }
+        if let Some((row, column)) = data.first_non_finite() {
+            return Err(Error::format(
+                source,
+                format!("sample {row}, value {column} is missing or not finite"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes the model to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for snapshot in self.network.collect(None, None, true) {
+            let (name, _, shape, _, bytes) = snapshot
+                .into_parts()
+                .map_err(|e| Error::invalid(format!("cannot read weights to save: {e}")))?;
+            tensors.push((name, Dtype::F32, shape.to_vec(), bytes.to_vec()));
+        }
+        let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let d = self.baseline.features;
+        tensors.push((MEAN_TENSOR.into(), Dtype::F32, vec![d], floats(&self.baseline.mean)));
+        tensors.push((
+            PCA_TENSOR.into(),
+            Dtype::F32,
+            vec![self.baseline.k(), d],
+            floats(&self.baseline.components),
+        ));
+        let views: Vec<(String, TensorView<'_>)> = tensors
+            .iter()
+            .map(|(name, dtype, shape, bytes)| {
+                let view = TensorView::new(*dtype, shape.clone(), bytes)
+                    .expect("weight bytes match their shape");
+                (name.clone(), view)
+            })
+            .collect();
+        let metadata = HashMap::from([
+            (FORMAT_KEY.to_string(), FORMAT_VERSION.to_string()),
+            ("config".to_string(), json(&self.config)),
+            ("input_shape".to_string(), json(&self.input)),
+            ("sample_kind".to_string(), json(&self.kind)),
+            ("scaling".to_string(), json(&self.scaling)),
+            ("training".to_string(), json(&self.summary)),
+        ]);
+        let bytes = safetensors::serialize(views, Some(metadata))
+            .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
+        crate::fsutil::write_atomic(path, &bytes)
+    }
+
+    /// Reads a model written by [`TrainedModel::save`], onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let bytes = crate::fsutil::read(path)?;
+        let not_ours = |why: &str| {
+            Error::format(path, format!("not an hourglass model file ({why})"))
+        };
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|_| not_ours("not a safetensors file"))?;
+        let metadata = header
+            .metadata()
+            .clone()
+            .ok_or_else(|| not_ours("no metadata"))?;
+        match metadata.get(FORMAT_KEY).map(String::as_str) {
+            Some(FORMAT_VERSION) => {}
+            Some(other) => return Err(not_ours(&format!("format version {other}, expected {FORMAT_VERSION}"))),
+            None => return Err(not_ours("no hourglass metadata; safetensors from elsewhere?")),
+        }
+        let field = |key: &str| {
+            metadata
+                .get(key)
+                .ok_or_else(|| not_ours(&format!("missing {key}")))
+        };
+        fn parse<T: serde::de::DeserializeOwned>(path: &Path, key: &str, text: &str) -> Result<T> {
+            serde_json::from_str(text)
+                .map_err(|e| Error::format(path, format!("bad {key} in the model metadata: {e}")))
+        }
+        let config: ModelConfig = parse(path, "config", field("config")?)?;
+        let input: SampleShape = parse(path, "input_shape", field("input_shape")?)?;
+        let kind: SampleKind = parse(path, "sample_kind", field("sample_kind")?)?;
+        let scaling: Scaling = parse(path, "scaling", field("scaling")?)?;
+        let summary: TrainingSummary = parse(path, "training", field("training")?)?;
+        config.check(input)?;
+
+        let mut network = Network::new(&config, input, device);
+        let mut store = SafetensorsStore::from_bytes(Some(bytes.clone())).skip_enum_variants(true);
+        network
+            .load_from(&mut store)
+            .map_err(|e| Error::format(path, format!("weights do not match the model config: {e}")))?;
+
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
+        let floats = |name: &str| -> Result<Vec<f32>> {
+            let t = tensors
+                .tensor(name)
+                .map_err(|_| not_ours(&format!("missing tensor {name}")))?;
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        let baseline = Baseline {
+            mean: floats(MEAN_TENSOR)?,
+            components: floats(PCA_TENSOR)?,
+            features: input.features(),
+        };
+        Ok(TrainedModel {
+            config,
+            input,
+            kind,
+            scaling,
+            network,
+            baseline,
+            summary,
+        })
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("metadata serialises")
+}

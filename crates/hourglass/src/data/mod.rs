@@ -1,0 +1,112 @@
+//! Reading data sets from disk into one in-memory form, [`Dataset`], whatever the file format.
+
+pub mod csv;
+pub mod dataset;
+pub mod idx;
+pub mod labels;
+pub mod npy;
+pub mod scaling;
+
+use std::path::{Path, PathBuf};
+
+pub use dataset::{Dataset, SampleKind, SampleShape};
+pub use scaling::Scaling;
+
+use crate::error::{Error, Result};
+
+/// Which half of a data directory holding both the training and the test IDX files to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// Options that only some formats use.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// A file of labels, when they are not next to the data (IDX) or inside it (CSV).
+    pub labels: Option<PathBuf>,
+    /// CSV: the column that holds the label (a header name or a 0-based index).
+    pub label_column: Option<String>,
+    /// For a directory holding both IDX splits: which one. `None` means the test split when both
+    /// exist, which is what every command but `train` wants.
+    pub split: Option<Split>,
+}
+
+/// Loads a data set from a file or a directory of IDX files, choosing the reader by extension.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::format(path, "no such file or directory"));
+    }
+    let mut dataset = if path.is_dir() {
+        let (images, labels) = idx::find_in_directory(path, options.split)?;
+        let mut dataset = idx::read_images(&images)?;
+        if options.labels.is_none()
+            && let Some(labels) = labels
+        {
+            dataset.labels = Some(idx::read_labels(&labels)?);
+        }
+        dataset
+    } else {
+        match extension(path).as_str() {
+            "csv" | "tsv" | "txt" => csv::read(path, options.label_column.as_deref())?,
+            "npy" => npy::read(path)?,
+            _ => {
+                let mut dataset = idx::read_images(path)?;
+                if options.labels.is_none()
+                    && let Some(labels) = idx::sibling_labels(path)
+                {
+                    dataset.labels = Some(idx::read_labels(&labels)?);
+                }
+                dataset
+            }
+        }
+    };
+    if let Some(labels_path) = &options.labels {
+        dataset.labels = Some(labels::read(labels_path)?);
+    }
+    if let Some(labels) = &dataset.labels
+        && labels.len() != dataset.len()
+    {
+        let from = options.labels.as_deref().unwrap_or(path);
+        return Err(Error::format(
+            from,
+            format!(
+                "{} labels for {} samples in {}",
+                labels.len(),
+                dataset.len(),
+                path.display()
+            ),
+        ));
+    }
+    Ok(dataset)
+}
+
+/// The lower-case extension, looking through a trailing `.gz`.
+pub(crate) fn extension(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a file, un-gzipping it when it starts with the gzip magic bytes.
+pub(crate) fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
+    let bytes = crate::fsutil::read(path)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::format(path, format!("broken gzip stream: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}

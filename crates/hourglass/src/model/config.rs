@@ -1,0 +1,209 @@
+//! The one serde description of a model: which architecture, its sizes, its activations. The CLI
+//! builds it from flags or reads it from a TOML/JSON file; the artifact stores it so a saved model
+//! rebuilds itself without the training data.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{SampleShape, Scaling};
+use crate::error::{Error, Result};
+
+/// The architecture and its sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Architecture {
+    /// Fully connected layers: input → hidden… → latent → …hidden reversed → input.
+    Dense {
+        #[serde(default = "default_dense_hidden")]
+        hidden: Vec<usize>,
+    },
+    /// Stride-2 convolutions that halve the image each time, a dense bottleneck, and transposed
+    /// convolutions that mirror them back to the input size.
+    Conv2d {
+        #[serde(default = "default_conv_channels")]
+        channels: Vec<usize>,
+        #[serde(default = "default_kernel")]
+        kernel: usize,
+    },
+}
+
+/// The non-linearity between hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    LeakyRelu,
+    Tanh,
+    Gelu,
+    Sigmoid,
+}
+
+/// What the last layer applies. `Auto` means sigmoid for pixels scaled to [0, 1] and identity for
+/// standardised tables; training resolves it, and the artifact stores the resolved choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputActivation {
+    #[default]
+    Auto,
+    Sigmoid,
+    Identity,
+}
+
+/// A whole model description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub architecture: Architecture,
+    #[serde(default = "default_latent")]
+    pub latent: usize,
+    #[serde(default)]
+    pub activation: Activation,
+    #[serde(default)]
+    pub output: OutputActivation,
+    /// Dropout probability after each hidden activation (0 = none).
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+fn default_dense_hidden() -> Vec<usize> {
+    vec![256, 64]
+}
+fn default_conv_channels() -> Vec<usize> {
+    vec![32, 64]
+}
+fn default_kernel() -> usize {
+    3
+}
+fn default_latent() -> usize {
+    32
+}
+
+impl ModelConfig {
+    /// The benchmark dense model: 784-256-64-32-64-256-784 on 28×28 images.
+    pub fn dense(latent: usize) -> Self {
+        ModelConfig {
+            architecture: Architecture::Dense {
+                hidden: default_dense_hidden(),
+            },
+            latent,
+            activation: Activation::Relu,
+            output: OutputActivation::Auto,
+            dropout: 0.0,
+        }
+    }
+
+    /// The benchmark convolutional model: Conv(1→32, k3, s2)-Conv(32→64, k3, s2)-Linear to the
+    /// latent, mirrored with transposed convolutions.
+    pub fn conv2d(latent: usize) -> Self {
+        ModelConfig {
+            architecture: Architecture::Conv2d {
+                channels: default_conv_channels(),
+                kernel: default_kernel(),
+            },
+            ..ModelConfig::dense(latent)
+        }
+    }
+
+    /// Reads a config from a `.toml` or `.json` file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let is_json = crate::data::extension(path) == "json";
+        let parsed = if is_json {
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(&text).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|e| Error::format(path, format!("not a model config: {e}")))
+    }
+
+    /// A short name for messages: "dense" or "conv2d".
+    pub fn kind(&self) -> &'static str {
+        match self.architecture {
+            Architecture::Dense { .. } => "dense",
+            Architecture::Conv2d { .. } => "conv2d",
+        }
+    }
+
+    /// Fixes `Auto` choices for this data and checks that the model fits it.
+    pub fn resolve(&self, input: SampleShape, scaling: &Scaling) -> Result<Self> {
+        let mut config = self.clone();
+        if config.output == OutputActivation::Auto {
+            config.output = if scaling.is_unit_range() {
+                OutputActivation::Sigmoid
+            } else {
+                OutputActivation::Identity
+            };
+        }
+        config.check(input)?;
+        Ok(config)
+    }
+
+    /// Checks sizes against the input shape.
+    pub fn check(&self, input: SampleShape) -> Result<()> {
+        if self.latent == 0 {
+            return Err(Error::invalid("the latent size must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::invalid(format!(
+                "dropout must be in [0, 1), not {}",
+                self.dropout
+            )));
+        }
+        match &self.architecture {
+            Architecture::Dense { hidden } => {
+                if hidden.contains(&0) {
+                    return Err(Error::invalid("hidden layer sizes must be at least 1"));
+                }
+            }
+            Architecture::Conv2d { channels, kernel } => {
+                if channels.is_empty() || channels.contains(&0) {
+                    return Err(Error::invalid("conv2d needs at least one layer of channels"));
+                }
+                if *kernel == 0 || kernel % 2 == 0 {
+                    return Err(Error::invalid(format!(
+                        "conv2d kernel must be odd (3, 5, …), not {kernel}"
+                    )));
+                }
+                let (mut h, mut w) = (input.height, input.width);
+                for _ in channels {
+                    if h < 2 || w < 2 {
+                        return Err(Error::invalid(format!(
+                            "conv2d needs images; input of shape {input} is too small for {} stride-2 layers",
+                            channels.len()
+                        )));
+                    }
+                    h = h.div_ceil(2);
+                    w = w.div_ceil(2);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_toml_config_with_defaults() {
+        let text = "latent = 8\n[architecture]\nkind = \"conv2d\"\n";
+        let config: ModelConfig = toml::from_str(text).unwrap();
+        assert_eq!(config.latent, 8);
+        assert_eq!(
+            config.architecture,
+            Architecture::Conv2d {
+                channels: vec![32, 64],
+                kernel: 3
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let text = "latnet = 8\n[architecture]\nkind = \"dense\"\n";
+        assert!(toml::from_str::<ModelConfig>(text).is_err());
+    }
+}

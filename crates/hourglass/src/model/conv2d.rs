@@ -1,0 +1,125 @@
+//! The convolutional autoencoder for images: stride-2 convolutions halve the image at each layer,
+//! a linear layer maps the last feature map to the latent, and the decoder mirrors it all with
+//! transposed convolutions whose output padding restores odd sizes exactly.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+
+use super::config::{Activation, OutputActivation};
+use super::layers;
+use crate::data::SampleShape;
+
+#[derive(Module, Debug)]
+pub struct Conv2dNet {
+    pub encoder_convs: Vec<Conv2d>,
+    pub encoder_latent: Linear,
+    pub decoder_latent: Linear,
+    pub decoder_convs: Vec<ConvTranspose2d>,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    output: OutputActivation,
+    #[module(skip)]
+    input: SampleShape,
+    /// Channels, height, width of the last feature map (the decoder's first).
+    #[module(skip)]
+    bottleneck: [usize; 3],
+}
+
+impl Conv2dNet {
+    /// Builds the layers. Burn's default initialisers for convolutions match PyTorch's
+    /// (Kaiming-uniform, a = √5, with PyTorch's fan-in for transposed convolutions).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        input: SampleShape,
+        channels: &[usize],
+        kernel: usize,
+        latent: usize,
+        activation: Activation,
+        output: OutputActivation,
+        dropout: f64,
+        device: &Device,
+    ) -> Self {
+        let pad = kernel / 2;
+        let mut sizes = vec![(input.height, input.width)];
+        let mut encoder_convs = Vec::new();
+        let mut in_channels = input.channels;
+        for &out_channels in channels {
+            encoder_convs.push(
+                Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                    .init(device),
+            );
+            let (h, w) = *sizes.last().unwrap();
+            sizes.push((h.div_ceil(2), w.div_ceil(2)));
+            in_channels = out_channels;
+        }
+        let (bh, bw) = *sizes.last().unwrap();
+        let flat = in_channels * bh * bw;
+
+        // Mirror: each transposed conv doubles the size; an output padding of 1 makes an even
+        // target (2n) instead of an odd one (2n - 1).
+        let mut decoder_convs = Vec::new();
+        let mut outs: Vec<usize> = channels.iter().rev().skip(1).copied().collect();
+        outs.push(input.channels);
+        let mut c = in_channels;
+        for (i, &out_channels) in outs.iter().enumerate() {
+            let target = sizes[sizes.len() - 2 - i];
+            let out_pad = [1 - target.0 % 2, 1 - target.1 % 2];
+            decoder_convs.push(
+                ConvTranspose2dConfig::new([c, out_channels], [kernel, kernel])
+                    .with_stride([2, 2])
+                    .with_padding([pad, pad])
+                    .with_padding_out(out_pad)
+                    .init(device),
+            );
+            c = out_channels;
+        }
+
+        Conv2dNet {
+            encoder_convs,
+            encoder_latent: LinearConfig::new(flat, latent).init(device),
+            decoder_latent: LinearConfig::new(latent, flat).init(device),
+            decoder_convs,
+            dropout: DropoutConfig::new(dropout).init(),
+            activation: activation,
+            output: output,
+            input: input,
+            bottleneck: [in_channels, bh, bw],
+        }
+    }
+
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        let [batch, _] = x.dims();
+        let s = self.input;
+        let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
+        for conv in &self.encoder_convs {
+            x = layers::hidden(conv.forward(x), self.activation, &self.dropout);
+        }
+        self.encoder_latent.forward(x.flatten(1, 3))
+    }
+
+    /// The decoder's last pre-activations, flattened to rows.
+    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+        let [batch, _] = z.dims();
+        let [c, h, w] = self.bottleneck;
+        let x = self.decoder_latent.forward(z);
+        let mut x: Tensor<4> = layers::hidden(x, self.activation, &self.dropout).reshape([batch, c, h, w]);
+        let last = self.decoder_convs.len() - 1;
+        for (i, conv) in self.decoder_convs.iter().enumerate() {
+            x = conv.forward(x);
+            if i < last {
+                x = layers::hidden(x, self.activation, &self.dropout);
+            }
+        }
+        x.flatten(1, 3)
+    }
+
+    pub fn output(&self) -> OutputActivation {
+        self.output
+    }
+}

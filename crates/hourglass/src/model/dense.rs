@@ -1,0 +1,79 @@
+//! The dense autoencoder: input → hidden… → latent → hidden reversed… → input. The latent layer
+//! is linear; every hidden layer has the activation (and dropout, if set).
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+use super::config::{Activation, OutputActivation};
+use super::layers;
+
+#[derive(Module, Debug)]
+pub struct DenseNet {
+    pub encoder: Vec<Linear>,
+    pub decoder: Vec<Linear>,
+    dropout: Dropout,
+    #[module(skip)]
+    activation: Activation,
+    #[module(skip)]
+    output: OutputActivation,
+}
+
+impl DenseNet {
+    /// Builds the layers. Burn's default initialisation for `Linear` is PyTorch's: weights
+    /// Kaiming-uniform with a = √5 (bound 1/√fan_in), biases uniform ±1/√fan_in.
+    pub fn new(
+        input: usize,
+        hidden: &[usize],
+        latent: usize,
+        activation: Activation,
+        output: OutputActivation,
+        dropout: f64,
+        device: &Device,
+    ) -> Self {
+        let mut sizes = vec![input];
+        sizes.extend_from_slice(hidden);
+        sizes.push(latent);
+        let stack = |sizes: &[usize]| -> Vec<Linear> {
+            sizes
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect()
+        };
+        let encoder = stack(&sizes);
+        sizes.reverse();
+        let decoder = stack(&sizes);
+        DenseNet {
+            encoder,
+            decoder,
+            dropout: DropoutConfig::new(dropout).init(),
+            activation: activation,
+            output: output,
+        }
+    }
+
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        self.run(&self.encoder, x)
+    }
+
+    /// The decoder's last pre-activations (logits for a sigmoid output).
+    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+        self.run(&self.decoder, z)
+    }
+
+    pub fn output(&self) -> OutputActivation {
+        self.output
+    }
+
+    /// Applies a stack of layers with the activation between them, none after the last.
+    fn run(&self, layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
+        let last = layers.len() - 1;
+        for (i, layer) in layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = layers::hidden(x, self.activation, &self.dropout);
+            }
+        }
+        x
+    }
+}

@@ -1,0 +1,39 @@
+//! Small pieces the architectures share: the activation functions and how a layer stack applies
+//! them.
+
+use burn::nn::Dropout;
+use burn::tensor::{Tensor, activation};
+
+use super::config::{Activation, OutputActivation};
+
+impl Activation {
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
+            Activation::Tanh => activation::tanh(x),
+            Activation::Gelu => activation::gelu(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+        }
+    }
+}
+
+impl OutputActivation {
+    /// Applies the output non-linearity to the last layer's pre-activations.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            OutputActivation::Sigmoid => activation::sigmoid(x),
+            // `Auto` never reaches a built network: the config is resolved first.
+            OutputActivation::Identity | OutputActivation::Auto => x,
+        }
+    }
+}
+
+/// Activation then dropout, as after every hidden layer.
+pub fn hidden<const D: usize>(
+    x: Tensor<D>,
+    activation: Activation,
+    dropout: &Dropout,
+) -> Tensor<D> {
+    dropout.forward(activation.apply(x))
+}

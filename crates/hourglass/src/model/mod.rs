@@ -1,0 +1,84 @@
+//! Autoencoder models. Every architecture answers the same questions (`encode`, `decode`,
+//! `reconstruct`), so every task works with every model.
+
+pub mod config;
+pub mod conv2d;
+pub mod dense;
+mod layers;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+pub use config::{Activation, Architecture, ModelConfig, OutputActivation};
+pub use conv2d::Conv2dNet;
+pub use dense::DenseNet;
+
+use crate::data::SampleShape;
+
+/// A built network of any architecture.
+#[derive(Module, Debug)]
+pub enum Network {
+    Dense(DenseNet),
+    Conv2d(Conv2dNet),
+}
+
+impl Network {
+    /// Builds a freshly initialised network for inputs of `input` shape. The config must be
+    /// resolved (see [`ModelConfig::resolve`]).
+    pub fn new(config: &ModelConfig, input: SampleShape, device: &Device) -> Self {
+        match &config.architecture {
+            Architecture::Dense { hidden } => Network::Dense(DenseNet::new(
+                input.features(),
+                hidden,
+                config.latent,
+                config.activation,
+                config.output,
+                config.dropout,
+                device,
+            )),
+            Architecture::Conv2d { channels, kernel } => Network::Conv2d(Conv2dNet::new(
+                input,
+                channels,
+                *kernel,
+                config.latent,
+                config.activation,
+                config.output,
+                config.dropout,
+                device,
+            )),
+        }
+    }
+
+    /// Rows of scaled inputs → rows of latent codes.
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Network::Dense(net) => net.encode(x),
+            Network::Conv2d(net) => net.encode(x),
+        }
+    }
+
+    /// Latent codes → the decoder's pre-activations (what BCE-with-logits needs).
+    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            Network::Dense(net) => net.decode_logits(z),
+            Network::Conv2d(net) => net.decode_logits(z),
+        }
+    }
+
+    /// Latent codes → reconstructed rows, in the scaled space.
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        self.output().apply(self.decode_logits(z))
+    }
+
+    /// encode then decode.
+    pub fn reconstruct(&self, x: Tensor<2>) -> Tensor<2> {
+        self.decode(self.encode(x))
+    }
+
+    pub fn output(&self) -> OutputActivation {
+        match self {
+            Network::Dense(net) => net.output(),
+            Network::Conv2d(net) => net.output(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Pictures, as PNG files.
+
+pub mod grid;

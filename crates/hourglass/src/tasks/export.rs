@@ -1,0 +1,111 @@
+//! Reading and writing what the codec produces: latent codes as CSV/NPY for other tools, decoded
+//! samples as NPY (original units) or PNG.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::artifact::TrainedModel;
+use crate::data::{self, npy};
+use crate::error::{Error, Result};
+use crate::plot::grid;
+
+/// Writes `n × width` latent codes: CSV with a header (`z0,z1,…[,label]`) or NPY.
+pub fn write_latents(
+    path: &Path,
+    latents: &[f32],
+    width: usize,
+    labels: Option<&[u32]>,
+) -> Result<()> {
+    let n = latents.len() / width;
+    match data::extension(path).as_str() {
+        "npy" => {
+            if labels.is_some() {
+                return Err(Error::invalid(
+                    "--with-labels needs a .csv output (an .npy array holds one type)",
+                ));
+            }
+            npy::write(path, latents, &[n, width])
+        }
+        "csv" => crate::fsutil::write_atomic_with(path, |w| {
+            let mut header: Vec<String> = (0..width).map(|i| format!("z{i}")).collect();
+            if labels.is_some() {
+                header.push("label".into());
+            }
+            writeln!(w, "{}", header.join(","))?;
+            for (i, row) in latents.chunks_exact(width).enumerate() {
+                let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                if let Some(labels) = labels {
+                    cells.push(labels[i].to_string());
+                }
+                writeln!(w, "{}", cells.join(","))?;
+            }
+            Ok(())
+        }),
+        other => Err(Error::format(
+            path,
+            format!("cannot write latent codes as .{other} (use .csv or .npy)"),
+        )),
+    }
+}
+
+/// Reads latent codes written by [`write_latents`] (a `label` column is ignored).
+pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
+    let options = data::LoadOptions {
+        label_column: (data::extension(path) == "csv" && csv_has_label(path)).then(|| "label".into()),
+        ..Default::default()
+    };
+    let codes = data::load(path, &options)?;
+    if codes.shape.features() != width {
+        return Err(Error::format(
+            path,
+            format!(
+                "rows of {} values, but this model's latent codes have {width}",
+                codes.shape.features()
+            ),
+        ));
+    }
+    if let Some((row, column)) = codes.first_non_finite() {
+        return Err(Error::format(
+            path,
+            format!("row {row}, value {column} is missing or not finite"),
+        ));
+    }
+    Ok(codes.values)
+}
+
+fn csv_has_label(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.lines().next().map(|l| l.split(',').any(|c| c.trim() == "label")))
+        .unwrap_or(false)
+}
+
+/// Writes decoded samples (in the model's scaled space): NPY in the data's original units, shaped
+/// like the training data, or a PNG grid for images.
+pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) -> Result<()> {
+    let shape = model.input;
+    let n = scaled.len() / shape.features();
+    match data::extension(path).as_str() {
+        "png" => {
+            if shape.height < 2 {
+                return Err(Error::invalid(
+                    "this model works on table rows; write .npy instead of .png",
+                ));
+            }
+            grid::save_samples(path, &scaled, shape)
+        }
+        "npy" => {
+            model.scaling.invert(&mut scaled);
+            let dims = if shape.height < 2 {
+                vec![n, shape.features()]
+            } else {
+                vec![n, shape.channels, shape.height, shape.width]
+            };
+            npy::write(path, &scaled, &dims)
+        }
+        other => Err(Error::format(
+            path,
+            format!("cannot write samples as .{other} (use .npy or .png)"),
+        )),
+    }
+}

@@ -1,0 +1,351 @@
+//! The training loop: batches → forward → loss → backward → optimizer step, epoch after epoch,
+//! with validation, early stopping, a checkpoint per epoch and resume.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{
+    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    momentum::MomentumConfig,
+};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::checkpoint::{Checkpoint, TrainState};
+use super::early_stop::EarlyStopping;
+use super::log::EpochLog;
+use super::loss::{self, reconstruction_loss};
+use super::{EpochRecord, OptimizerKind, RunSettings, TrainOptions};
+use crate::artifact::{TrainedModel, TrainingSummary};
+use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
+use crate::device::rows_tensor;
+use crate::error::{Error, Result};
+use crate::model::{ModelConfig, Network};
+use crate::tasks::pca::Baseline;
+
+/// The result of [`fit`].
+pub struct Fitted {
+    /// The trained network on the plain (inference) device: the best epoch's weights when early
+    /// stopping is on, the last epoch's otherwise.
+    pub network: Network,
+    pub history: Vec<EpochRecord>,
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+}
+
+/// Trains a model on a data set: splits off validation data, fits the scaling on the training
+/// part, fits the network, and fits the mean/PCA baselines on the same training part.
+pub fn train(
+    data: &Dataset,
+    config: &ModelConfig,
+    options: &TrainOptions,
+    run: &RunSettings,
+) -> Result<TrainedModel> {
+    check_options(options)?;
+    if let Some((row, column)) = data.first_non_finite() {
+        return Err(Error::invalid(format!(
+            "sample {row}, value {column} is missing or not finite; training needs complete data"
+        )));
+    }
+    let (train_set, val_set) = data.split(options.val_split, options.seed);
+    if train_set.is_empty() {
+        return Err(Error::invalid("no training samples left after the validation split"));
+    }
+    let scaling = Scaling::fit(&train_set);
+    let config = config.resolve(data.shape, &scaling)?;
+    loss::check(options.loss, config.output)?;
+    let train_values = scaling.scaled(&train_set);
+    let val_values = scaling.scaled(&val_set);
+
+    let started = Instant::now();
+    let fitted = fit(
+        &config,
+        data.shape,
+        &scaling,
+        &train_values,
+        &val_values,
+        options,
+        run,
+    )?;
+    let device = run.backend.device()?;
+    let baseline = Baseline::fit(&train_values, data.shape.features(), config.latent, &device);
+    let last = fitted.history.last();
+    Ok(TrainedModel {
+        config,
+        input: data.shape,
+        kind: data.kind,
+        scaling,
+        network: fitted.network,
+        baseline,
+        summary: TrainingSummary {
+            options: options.clone(),
+            train_samples: train_set.len(),
+            val_samples: val_set.len(),
+            epochs_run: fitted.history.len(),
+            best_epoch: fitted.best_epoch,
+            stopped_early: fitted.stopped_early,
+            final_train_loss: last.map(|r| r.train_loss),
+            final_val_loss: last.and_then(|r| r.val_loss),
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+fn check_options(options: &TrainOptions) -> Result<()> {
+    if options.batch_size == 0 {
+        return Err(Error::invalid("batch size must be at least 1"));
+    }
+    if !(0.0..1.0).contains(&options.val_split) {
+        return Err(Error::invalid(format!(
+            "validation split must be in [0, 1), not {}",
+            options.val_split
+        )));
+    }
+    if options.patience.is_some() && options.val_split == 0.0 {
+        return Err(Error::invalid(
+            "early stopping watches the validation loss: give --val-split above 0",
+        ));
+    }
+    if !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
+        return Err(Error::invalid("learning rate must be a positive number"));
+    }
+    Ok(())
+}
+
+/// Fits a network to scaled rows. `config` must be resolved.
+pub fn fit(
+    config: &ModelConfig,
+    input: SampleShape,
+    scaling: &Scaling,
+    train: &[f32],
+    val: &[f32],
+    options: &TrainOptions,
+    run: &RunSettings,
+) -> Result<Fitted> {
+    let plain = run.backend.device()?;
+    let device = plain.clone().autodiff();
+    let features = input.features();
+    let n_train = train.len() / features;
+
+    let mut optimizer = build_optimizer(options);
+    device.seed(options.seed);
+    let mut network = Network::new(config, input, &device);
+    let mut best: Option<Network> = None;
+    let mut state = TrainState {
+        config: config.clone(),
+        input,
+        scaling: scaling.clone(),
+        options: options.clone(),
+        completed_epochs: 0,
+        history: Vec::new(),
+        early_stopping: EarlyStopping::new(options.patience),
+    };
+
+    let resuming = run.resume && run.checkpoint.as_ref().is_some_and(|p| p.exists());
+    if resuming {
+        let path = run.checkpoint.as_ref().expect("checked above");
+        let checkpoint = Checkpoint::load(path)?;
+        check_resumable(path, &checkpoint.state, &state)?;
+        network = load_network(network, &checkpoint.network, path)?;
+        optimizer = optimizer
+            .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
+            .map_err(|e| Error::format(path, format!("cannot restore optimizer: {e}")))?;
+        if let Some(bytes) = &checkpoint.best_network {
+            best = Some(load_network(Network::new(config, input, &plain), bytes, path)?);
+        }
+        state.completed_epochs = checkpoint.state.completed_epochs;
+        state.history = checkpoint.state.history;
+        state.early_stopping = checkpoint.state.early_stopping;
+    }
+    let mut log = EpochLog::open(run.log.as_deref(), resuming)?;
+
+    let steps_per_epoch = n_train.div_ceil(options.batch_size);
+    let remaining = options.epochs.saturating_sub(state.completed_epochs);
+    let bar = progress_bar(run.progress, (remaining * steps_per_epoch) as u64);
+    let mut stopped_early = state.early_stopping.should_stop();
+
+    for epoch in state.completed_epochs + 1..=options.epochs {
+        if stopped_early {
+            break;
+        }
+        let started = Instant::now();
+        // Seeding per epoch makes dropout and shuffling the same whether or not the run resumed.
+        device.seed(options.seed.wrapping_add(epoch as u64));
+        let order = epoch_order(n_train, options.seed, epoch);
+        let mut total = 0.0f64;
+        for (step, batch) in order.chunks(options.batch_size).enumerate() {
+            let x = rows_tensor(gather(train, features, batch), features, &device);
+            let loss = reconstruction_loss(&network, x, options.loss);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                return Err(Error::invalid(format!(
+                    "the loss became {value} in epoch {epoch}; try a smaller learning rate"
+                )));
+            }
+            total += value * batch.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &network);
+            network = optimizer.step(options.learning_rate, network, grads);
+            bar.inc(1);
+            if step % 8 == 0 {
+                bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
+            }
+        }
+        let train_loss = total / n_train as f64;
+        let val_loss = (!val.is_empty())
+            .then(|| evaluate_loss(&network.valid(), val, features, options.loss, &plain));
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            val_loss,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(?record, "epoch done");
+        if let Some(v) = val_loss
+            && state.early_stopping.observe(epoch, v)
+            && options.patience.is_some()
+        {
+            best = Some(network.valid());
+        }
+        stopped_early = state.early_stopping.should_stop();
+        log.write(&record)?;
+        state.history.push(record);
+        state.completed_epochs = epoch;
+
+        if let Some(path) = &run.checkpoint {
+            save_checkpoint(path, &state, &network, &optimizer, best.as_ref())?;
+        }
+    }
+    bar.finish_and_clear();
+
+    let best_epoch = state.early_stopping.best_epoch;
+    let network = match best {
+        Some(best) if options.patience.is_some() => best,
+        _ => network.valid(),
+    };
+    Ok(Fitted {
+        network,
+        history: state.history,
+        best_epoch,
+        stopped_early,
+    })
+}
+
+fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
+    let decay = (options.weight_decay > 0.0)
+        .then(|| WeightDecayConfig::new(options.weight_decay as f32));
+    match options.optimizer {
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Sgd { momentum } => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(momentum)
+                    .with_dampening(0.0)
+            }))
+            .init(),
+    }
+}
+
+/// Copies the rows named by `indices` into one buffer.
+pub(crate) fn gather(values: &[f32], features: usize, indices: &[usize]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(indices.len() * features);
+    for &i in indices {
+        out.extend_from_slice(&values[i * features..(i + 1) * features]);
+    }
+    out
+}
+
+/// Mean loss over rows, in batches, without gradients.
+fn evaluate_loss(
+    network: &Network,
+    values: &[f32],
+    features: usize,
+    kind: loss::LossKind,
+    device: &Device,
+) -> f64 {
+    let n = values.len() / features;
+    let mut total = 0.0f64;
+    for chunk in values.chunks(1024 * features) {
+        let rows = chunk.len() / features;
+        let x = rows_tensor(chunk.to_vec(), features, device);
+        let loss = reconstruction_loss(network, x, kind).into_scalar::<f32>() as f64;
+        total += loss * rows as f64;
+    }
+    total / n as f64
+}
+
+fn progress_bar(show: bool, steps: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn record_bytes(network: &Network) -> Result<Vec<u8>> {
+    let bytes = network
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::invalid(format!("cannot serialise the network: {e}")))?;
+    Ok(bytes.to_vec())
+}
+
+fn load_network(network: Network, bytes: &[u8], path: &std::path::Path) -> Result<Network> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| Error::format(path, format!("cannot read the saved network: {e}")))?;
+    network
+        .try_load_record(record)
+        .map_err(|e| Error::format(path, format!("the saved network does not fit: {e}")))
+}
+
+fn save_checkpoint(
+    path: &std::path::Path,
+    state: &TrainState,
+    network: &Network,
+    optimizer: &ModuleOptimizer,
+    best: Option<&Network>,
+) -> Result<()> {
+    let optimizer = optimizer
+        .into_bytes()
+        .map_err(|e| Error::invalid(format!("cannot serialise the optimizer: {e}")))?;
+    Checkpoint {
+        state: state.clone(),
+        network: record_bytes(network)?,
+        optimizer: optimizer.to_vec(),
+        best_network: best.map(record_bytes).transpose()?,
+    }
+    .save(path)
+}
+
+/// A checkpoint can continue a run only with the same model, data shape and recipe; the number
+/// of epochs may grow.
+fn check_resumable(path: &std::path::Path, saved: &TrainState, now: &TrainState) -> Result<()> {
+    let mismatch = |what: &str| {
+        Err(Error::format(
+            path,
+            format!("this checkpoint was made with a different {what}; remove it or drop --resume"),
+        ))
+    };
+    if saved.config != now.config {
+        return mismatch("model config");
+    }
+    if saved.input != now.input || saved.scaling != now.scaling {
+        return mismatch("data set");
+    }
+    let mut saved_options = saved.options.clone();
+    saved_options.epochs = now.options.epochs;
+    if saved_options != now.options {
+        return mismatch("training recipe");
+    }
+    Ok(())
+}

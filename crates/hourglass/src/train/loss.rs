@@ -1,0 +1,43 @@
+//! Reconstruction losses, computed from the decoder's pre-activations so that cross-entropy with a
+//! sigmoid output stays finite however confident the model gets.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Network, OutputActivation};
+
+/// The reconstruction loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Mean squared error.
+    #[default]
+    Mse,
+    /// Binary cross-entropy, for targets in [0, 1] and a sigmoid output.
+    Bce,
+}
+
+/// Mean loss of reconstructing `x` (a batch of scaled rows), as a one-element tensor.
+pub fn reconstruction_loss(network: &Network, x: Tensor<2>, kind: LossKind) -> Tensor<1> {
+    let logits = network.decode_logits(network.encode(x.clone()));
+    match kind {
+        LossKind::Mse => (network.output().apply(logits) - x).square().mean(),
+        LossKind::Bce => bce_with_logits(logits, x),
+    }
+}
+
+/// BCE(sigmoid(l), x) = max(l, 0) - l·x + log(1 + e^(-|l|)), the stable form.
+fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    let softplus_tail = logits.clone().abs().neg().exp().log1p();
+    (logits.clone().clamp_min(0.0) - logits * target + softplus_tail).mean()
+}
+
+/// Whether a loss suits a model's output: cross-entropy needs a sigmoid.
+pub fn check(kind: LossKind, output: OutputActivation) -> crate::Result<()> {
+    if kind == LossKind::Bce && output != OutputActivation::Sigmoid {
+        return Err(crate::Error::invalid(
+            "binary cross-entropy needs inputs in [0, 1] and a sigmoid output; use --loss mse for tabular data",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Training: the options a run takes, the loop that fits a network, and the bookkeeping around
+//! it (loss terms, early stopping, checkpoints, the per-epoch log).
+
+pub mod checkpoint;
+pub mod early_stop;
+pub mod fit;
+pub mod log;
+pub mod loss;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use fit::{Fitted, fit, train};
+pub use log::EpochRecord;
+pub use loss::LossKind;
+
+use crate::device::Backend;
+
+/// The optimizer and its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 1e-8).
+    Adam,
+    /// Stochastic gradient descent, with optional momentum (0 = none).
+    Sgd { momentum: f64 },
+}
+
+/// What a training run does: everything that decides the numbers it produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub optimizer: OptimizerKind,
+    pub loss: LossKind,
+    /// L2 penalty added to the gradients by the optimizer (0 = none).
+    pub weight_decay: f64,
+    /// Fraction of the data held out for validation.
+    pub val_split: f64,
+    /// Stop after this many epochs without a better validation loss, keeping the best weights.
+    pub patience: Option<usize>,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 10,
+            batch_size: 256,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            loss: LossKind::Mse,
+            weight_decay: 0.0,
+            val_split: 0.1,
+            patience: None,
+            seed: 42,
+        }
+    }
+}
+
+/// How a run is carried out: where it writes and what it shows. None of this changes the result.
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub backend: Backend,
+    /// Written atomically after every epoch.
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` if it exists.
+    pub resume: bool,
+    /// Per-epoch JSON lines.
+    pub log: Option<PathBuf>,
+    /// Draw a progress bar (the CLI turns it off when stderr is not a terminal).
+    pub progress: bool,
+}
