@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train an autoencoder on a data set and save it as one .safetensors file.
-    Train(commands::train::Args),
+    Train(Box<commands::train::Args>),
     /// Reconstruction error on a data set, next to the mean-sample and PCA baselines.
     Eval(commands::eval::Args),
     /// Draw originals above their reconstructions as a PNG grid.
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error (please report): {info}");
     }));
     let result = std::panic::catch_unwind(|| match cli.command {
-        Command::Train(args) => commands::train::run(args),
+        Command::Train(args) => commands::train::run(*args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Reconstruct(args) => commands::reconstruct::run(args),
         Command::Encode(args) => commands::encode::run(args),

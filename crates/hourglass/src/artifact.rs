@@ -84,7 +84,12 @@ impl TrainedModel {
         }
         let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let d = self.baseline.features;
-        tensors.push((MEAN_TENSOR.into(), Dtype::F32, vec![d], floats(&self.baseline.mean)));
+        tensors.push((
+            MEAN_TENSOR.into(),
+            Dtype::F32,
+            vec![d],
+            floats(&self.baseline.mean),
+        ));
         tensors.push((
             PCA_TENSOR.into(),
             Dtype::F32,
@@ -115,19 +120,26 @@ impl TrainedModel {
     /// Reads a model written by [`TrainedModel::save`], onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let bytes = crate::fsutil::read(path)?;
-        let not_ours = |why: &str| {
-            Error::format(path, format!("not an hourglass model file ({why})"))
-        };
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|_| not_ours("not a safetensors file"))?;
+        let not_ours =
+            |why: &str| Error::format(path, format!("not an hourglass model file ({why})"));
+        let (_, header) =
+            SafeTensors::read_metadata(&bytes).map_err(|_| not_ours("not a safetensors file"))?;
         let metadata = header
             .metadata()
             .clone()
             .ok_or_else(|| not_ours("no metadata"))?;
         match metadata.get(FORMAT_KEY).map(String::as_str) {
             Some(FORMAT_VERSION) => {}
-            Some(other) => return Err(not_ours(&format!("format version {other}, expected {FORMAT_VERSION}"))),
-            None => return Err(not_ours("no hourglass metadata; safetensors from elsewhere?")),
+            Some(other) => {
+                return Err(not_ours(&format!(
+                    "format version {other}, expected {FORMAT_VERSION}"
+                )));
+            }
+            None => {
+                return Err(not_ours(
+                    "no hourglass metadata; safetensors from elsewhere?",
+                ));
+            }
         }
         let field = |key: &str| {
             metadata
@@ -147,9 +159,9 @@ impl TrainedModel {
 
         let mut network = Network::new(&config, input, device);
         let mut store = SafetensorsStore::from_bytes(Some(bytes.clone())).skip_enum_variants(true);
-        network
-            .load_from(&mut store)
-            .map_err(|e| Error::format(path, format!("weights do not match the model config: {e}")))?;
+        network.load_from(&mut store).map_err(|e| {
+            Error::format(path, format!("weights do not match the model config: {e}"))
+        })?;
 
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
         let floats = |name: &str| -> Result<Vec<f32>> {

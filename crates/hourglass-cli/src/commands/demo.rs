@@ -25,7 +25,7 @@ pub struct Args {
     /// Where to write the model and pictures.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 30)]
     pub epochs: usize,
     /// Fraction of the sample held out to test the trained model on.
     #[arg(long, default_value_t = 0.2)]
@@ -78,7 +78,10 @@ pub fn run(args: Args) -> Result<()> {
     let reconstructions = codec::reconstruct_scaled(&model, &originals, &device);
     save_comparison(&grid_path, &originals, &reconstructions, model.input)?;
     println!("model:  {}", model_path.display());
-    println!("grid:   {} (held-out originals above, reconstructions below)", grid_path.display());
+    println!(
+        "grid:   {} (held-out originals above, reconstructions below)",
+        grid_path.display()
+    );
     println!("log:    {}", settings.log.as_ref().unwrap().display());
     Ok(())
 }

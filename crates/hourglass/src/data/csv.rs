@@ -48,7 +48,10 @@ pub fn read(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
             let value = parse_cell(cell).ok_or_else(|| {
                 Error::format(
                     path,
-                    format!("line {line}, column {}: {cell:?} is not a number", column + 1),
+                    format!(
+                        "line {line}, column {}: {cell:?} is not a number",
+                        column + 1
+                    ),
                 )
             })?;
             if Some(column) == label_index {
@@ -93,7 +96,9 @@ fn find_column(path: &Path, header: Option<&[String]>, width: usize, name: &str)
         Ok(index) if index < width => Ok(index),
         _ => Err(Error::format(
             path,
-            format!("no label column {name:?} (give a header name or a 0-based index below {width})"),
+            format!(
+                "no label column {name:?} (give a header name or a 0-based index below {width})"
+            ),
         )),
     }
 }

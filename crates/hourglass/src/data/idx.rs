@@ -172,7 +172,11 @@ mod tests {
 
     #[test]
     fn parses_a_well_formed_file() {
-        let array = parse(Path::new("x"), &idx(&[2, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 255])).unwrap();
+        let array = parse(
+            Path::new("x"),
+            &idx(&[2, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 255]),
+        )
+        .unwrap();
         assert_eq!(array.dims, vec![2, 2, 2]);
         assert_eq!(array.values[7], 255);
     }

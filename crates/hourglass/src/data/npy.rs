@@ -73,8 +73,12 @@ fn descriptor(bytes: &[u8]) -> Option<String> {
 
 /// Writes `rows × shape` f32 values as an `.npy` array, atomically.
 pub fn write(path: &Path, values: &[f32], dims: &[usize]) -> Result<()> {
-    let array = ArrayD::from_shape_vec(IxDyn(dims), values.to_vec())
-        .map_err(|e| Error::invalid(format!("cannot shape {} values as {dims:?}: {e}", values.len())))?;
+    let array = ArrayD::from_shape_vec(IxDyn(dims), values.to_vec()).map_err(|e| {
+        Error::invalid(format!(
+            "cannot shape {} values as {dims:?}: {e}",
+            values.len()
+        ))
+    })?;
     crate::fsutil::write_atomic_with(path, |w| {
         array
             .write_npy(w)

@@ -159,7 +159,9 @@ impl ModelConfig {
             }
             Architecture::Conv2d { channels, kernel } => {
                 if channels.is_empty() || channels.contains(&0) {
-                    return Err(Error::invalid("conv2d needs at least one layer of channels"));
+                    return Err(Error::invalid(
+                        "conv2d needs at least one layer of channels",
+                    ));
                 }
                 if *kernel == 0 || kernel % 2 == 0 {
                     return Err(Error::invalid(format!(

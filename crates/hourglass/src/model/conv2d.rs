@@ -86,9 +86,9 @@ impl Conv2dNet {
             decoder_latent: LinearConfig::new(latent, flat).init(device),
             decoder_convs,
             dropout: DropoutConfig::new(dropout).init(),
-            activation: activation,
-            output: output,
-            input: input,
+            activation,
+            output,
+            input,
             bottleneck: [in_channels, bh, bw],
         }
     }
@@ -108,7 +108,8 @@ impl Conv2dNet {
         let [batch, _] = z.dims();
         let [c, h, w] = self.bottleneck;
         let x = self.decoder_latent.forward(z);
-        let mut x: Tensor<4> = layers::hidden(x, self.activation, &self.dropout).reshape([batch, c, h, w]);
+        let mut x: Tensor<4> =
+            layers::hidden(x, self.activation, &self.dropout).reshape([batch, c, h, w]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
             x = conv.forward(x);

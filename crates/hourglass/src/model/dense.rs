@@ -47,8 +47,8 @@ impl DenseNet {
             encoder,
             decoder,
             dropout: DropoutConfig::new(dropout).init(),
-            activation: activation,
-            output: output,
+            activation,
+            output,
         }
     }
 

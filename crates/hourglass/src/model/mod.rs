@@ -16,6 +16,8 @@ pub use dense::DenseNet;
 use crate::data::SampleShape;
 
 /// A built network of any architecture.
+// One network lives per model, so the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     Dense(DenseNet),

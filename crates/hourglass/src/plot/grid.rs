@@ -61,7 +61,6 @@ pub fn save_png(path: &Path, image: &image::DynamicImage) -> Result<()> {
     crate::fsutil::write_atomic(path, bytes.get_ref())
 }
 
-
 /// Samples per row of a comparison grid.
 const COLUMNS: usize = 16;
 

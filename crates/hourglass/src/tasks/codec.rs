@@ -11,12 +11,16 @@ const BATCH: usize = 1024;
 
 /// Scaled rows → latent codes (`n × latent`).
 pub fn encode_scaled(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<f32> {
-    map_rows(values, model.input.features(), device, |x| model.network.encode(x))
+    map_rows(values, model.input.features(), device, |x| {
+        model.network.encode(x)
+    })
 }
 
 /// Latent codes → reconstructed rows in the scaled space.
 pub fn decode_scaled(model: &TrainedModel, latents: &[f32], device: &Device) -> Vec<f32> {
-    map_rows(latents, model.config.latent, device, |z| model.network.decode(z))
+    map_rows(latents, model.config.latent, device, |z| {
+        model.network.decode(z)
+    })
 }
 
 /// Scaled rows → reconstructed rows in the scaled space.

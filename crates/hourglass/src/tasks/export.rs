@@ -51,7 +51,8 @@ pub fn write_latents(
 /// Reads latent codes written by [`write_latents`] (a `label` column is ignored).
 pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
     let options = data::LoadOptions {
-        label_column: (data::extension(path) == "csv" && csv_has_label(path)).then(|| "label".into()),
+        label_column: (data::extension(path) == "csv" && csv_has_label(path))
+            .then(|| "label".into()),
         ..Default::default()
     };
     let codes = data::load(path, &options)?;
@@ -76,7 +77,11 @@ pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
 fn csv_has_label(path: &Path) -> bool {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| t.lines().next().map(|l| l.split(',').any(|c| c.trim() == "label")))
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .map(|l| l.split(',').any(|c| c.trim() == "label"))
+        })
         .unwrap_or(false)
 }
 

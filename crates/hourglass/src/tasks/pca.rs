@@ -79,11 +79,7 @@ impl Baseline {
 
 /// Mean squared difference of two equally long buffers.
 pub fn mse(a: &[f32], b: &[f32]) -> f64 {
-    let total: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum();
+    let total: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
     total / a.len().max(1) as f64
 }
 

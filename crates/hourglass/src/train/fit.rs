@@ -50,7 +50,9 @@ pub fn train(
     }
     let (train_set, val_set) = data.split(options.val_split, options.seed);
     if train_set.is_empty() {
-        return Err(Error::invalid("no training samples left after the validation split"));
+        return Err(Error::invalid(
+            "no training samples left after the validation split",
+        ));
     }
     let scaling = Scaling::fit(&train_set);
     let config = config.resolve(data.shape, &scaling)?;
@@ -152,7 +154,11 @@ pub fn fit(
             .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
             .map_err(|e| Error::format(path, format!("cannot restore optimizer: {e}")))?;
         if let Some(bytes) = &checkpoint.best_network {
-            best = Some(load_network(Network::new(config, input, &plain), bytes, path)?);
+            best = Some(load_network(
+                Network::new(config, input, &plain),
+                bytes,
+                path,
+            )?);
         }
         state.completed_epochs = checkpoint.state.completed_epochs;
         state.history = checkpoint.state.history;
@@ -232,8 +238,8 @@ pub fn fit(
 }
 
 fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
-    let decay = (options.weight_decay > 0.0)
-        .then(|| WeightDecayConfig::new(options.weight_decay as f32));
+    let decay =
+        (options.weight_decay > 0.0).then(|| WeightDecayConfig::new(options.weight_decay as f32));
     match options.optimizer {
         OptimizerKind::Adam => AdamConfig::new()
             .with_epsilon(1e-8)

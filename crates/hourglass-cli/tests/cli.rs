@@ -1,0 +1,246 @@
+//! The `hourglass` binary end to end: each command works on the shipped sample, and bad input
+//! gets one line of error and a non-zero exit, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hourglass(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn shipped() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/fashion-mnist/t10k-images-idx3-ubyte.gz")
+        .display()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hourglass-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A failed command: exit 1, one line on stderr starting with "error:", naming `what`.
+fn assert_clean_failure(output: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(what), "should mention {what:?}: {stderr}");
+    assert!(!stderr.contains("panick"), "{stderr}");
+}
+
+#[test]
+fn train_eval_reconstruct_encode_decode_on_the_shipped_sample() {
+    let dir = scratch("flow");
+    let model = dir.join("m.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--model",
+        "dense",
+        "--latent",
+        "8",
+        "--hidden",
+        "64",
+        "--epochs",
+        "2",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        model.exists() && dir.join("m.log.jsonl").exists() && dir.join("m.checkpoint").exists()
+    );
+
+    let out = hourglass(&["eval", "--model", s(&model), "--data", &shipped(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["mse", "pca_mse", "mean_mse"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{report}");
+    }
+    assert_eq!(report["n"], 10000);
+    assert!(report["mse"].as_f64() < report["mean_mse"].as_f64());
+
+    let grid = dir.join("grid.png");
+    let out = hourglass(&[
+        "reconstruct",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--out",
+        s(&grid),
+        "--n",
+        "8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let picture = image_size(&grid);
+    assert!(
+        picture.0 > picture.1,
+        "8 tiles side by side, two rows: {picture:?}"
+    );
+
+    let codes = dir.join("codes.csv");
+    let out = hourglass(&[
+        "encode",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--out",
+        s(&codes),
+        "--with-labels",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&codes).unwrap();
+    assert!(text.starts_with("z0,z1,z2,z3,z4,z5,z6,z7,label\n"));
+    assert_eq!(text.lines().count(), 10001);
+
+    let decoded = dir.join("decoded.npy");
+    let out = hourglass(&[
+        "decode",
+        "--model",
+        s(&model),
+        "--latents",
+        s(&codes),
+        "--out",
+        s(&decoded),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let npy = std::fs::read(&decoded).unwrap();
+    assert!(String::from_utf8_lossy(&npy[..128]).contains("(10000, 1, 28, 28)"));
+}
+
+fn image_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h)
+}
+
+#[test]
+fn bad_input_fails_cleanly() {
+    let dir = scratch("bad");
+    let missing = dir.join("missing.idx");
+    assert_clean_failure(
+        &hourglass(&[
+            "train",
+            "--data",
+            s(&missing),
+            "--out",
+            s(&dir.join("m.safetensors")),
+        ]),
+        "missing.idx",
+    );
+
+    let not_model = dir.join("not-a-model.safetensors");
+    std::fs::write(&not_model, "hello").unwrap();
+    assert_clean_failure(
+        &hourglass(&["eval", "--model", s(&not_model), "--data", &shipped()]),
+        "not an hourglass model file",
+    );
+
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "1,2,3\n4,5\n").unwrap();
+    assert_clean_failure(
+        &hourglass(&[
+            "train",
+            "--data",
+            s(&ragged),
+            "--out",
+            s(&dir.join("m.safetensors")),
+        ]),
+        "ragged.csv",
+    );
+
+    // A model trained on a table, applied to images.
+    let table = dir.join("table.csv");
+    std::fs::write(&table, "a,b,c\n1,2,3\n4,5,6\n7,8,9\n1,1,1\n").unwrap();
+    let model = dir.join("table.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&table),
+        "--latent",
+        "1",
+        "--hidden",
+        "2",
+        "--epochs",
+        "1",
+        "--val-split",
+        "0",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean_failure(
+        &hourglass(&["eval", "--model", s(&model), "--data", &shipped()]),
+        "1×28×28",
+    );
+    // Nothing half-written is left behind by a failed command.
+    let grid = dir.join("never.png");
+    assert_clean_failure(
+        &hourglass(&[
+            "reconstruct",
+            "--model",
+            s(&model),
+            "--data",
+            s(&table),
+            "--out",
+            s(&grid),
+        ]),
+        "table rows",
+    );
+    assert!(!grid.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["train", "eval", "reconstruct", "encode", "decode", "demo"] {
+        let out = hourglass(&[command, "--help"]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: hourglass"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Bad input gets an error that names the file and the problem, never a panic.
+
+mod common;
+
+use std::path::Path;
+
+use hourglass::artifact::TrainedModel;
+use hourglass::data::{self, LoadOptions};
+use hourglass::device::Device;
+use hourglass::model::ModelConfig;
+use hourglass::train;
+
+use common::{quick, quiet, scratch, shipped};
+
+fn load_error(path: &Path) -> String {
+    data::load(path, &LoadOptions::default())
+        .err()
+        .unwrap_or_else(|| panic!("{} should not load", path.display()))
+        .to_string()
+}
+
+fn assert_names(message: &str, path: &Path, problem: &str) {
+    assert!(
+        message.contains(&path.display().to_string()),
+        "error should name {}: {message}",
+        path.display()
+    );
+    assert!(
+        message.contains(problem),
+        "error should say {problem:?}: {message}"
+    );
+}
+
+#[test]
+fn idx_truncated_or_with_wrong_magic() {
+    let dir = scratch("idx");
+    let mut good = vec![0u8, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2];
+    good.extend([0u8; 8]);
+    let truncated = dir.join("train-images-idx3-ubyte");
+    std::fs::write(&truncated, &good[..good.len() - 3]).unwrap();
+    assert_names(&load_error(&truncated), &truncated, "truncated");
+
+    let wrong = dir.join("wrong-images-idx3-ubyte");
+    let mut bytes = good.clone();
+    bytes[0] = 0x50;
+    std::fs::write(&wrong, &bytes).unwrap();
+    assert_names(&load_error(&wrong), &wrong, "not an IDX file");
+
+    let gz = dir.join("broken.idx.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    assert_names(&load_error(&gz), &gz, "gzip");
+}
+
+#[test]
+fn csv_ragged_or_not_numeric() {
+    let dir = scratch("csv");
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "a,b,c\n1,2,3\n4,5\n").unwrap();
+    assert_names(&load_error(&ragged), &ragged, "ragged");
+
+    let words = dir.join("words.csv");
+    std::fs::write(&words, "a,b\n1,2\n3,apple\n").unwrap();
+    let message = load_error(&words);
+    assert_names(&message, &words, "not a number");
+    assert!(message.contains("line 3"), "{message}");
+
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    assert_names(&load_error(&empty), &empty, "empty");
+}
+
+#[test]
+fn npy_of_an_unsupported_dtype() {
+    let dir = scratch("npy");
+    let path = dir.join("ints.npy");
+    // A valid .npy header for 2 int64 values.
+    let header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }";
+    let mut padded = header.to_string();
+    while !(10 + padded.len() + 1).is_multiple_of(64) {
+        padded.push(' ');
+    }
+    padded.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((padded.len() as u16).to_le_bytes());
+    bytes.extend(padded.as_bytes());
+    bytes.extend([0u8; 16]);
+    std::fs::write(&path, bytes).unwrap();
+    assert_names(&load_error(&path), &path, "unsupported .npy dtype <i8");
+}
+
+#[test]
+fn a_missing_file() {
+    let path = Path::new("/nonexistent/hourglass/data.csv");
+    assert_names(&load_error(path), path, "no such file");
+    let err = TrainedModel::load(path, &Device::flex()).err().unwrap();
+    assert_names(&err.to_string(), path, "No such file");
+}
+
+#[test]
+fn a_model_file_that_is_not_ours() {
+    let dir = scratch("notours");
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"definitely not a model").unwrap();
+    let err = TrainedModel::load(&garbage, &Device::flex()).err().unwrap();
+    assert_names(&err.to_string(), &garbage, "not an hourglass model file");
+
+    // A real safetensors file, but from somewhere else.
+    let foreign = dir.join("foreign.safetensors");
+    let data = [0u8; 8];
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &data).unwrap();
+    std::fs::write(
+        &foreign,
+        safetensors::serialize([("w", view)], None).unwrap(),
+    )
+    .unwrap();
+    let err = TrainedModel::load(&foreign, &Device::flex()).err().unwrap();
+    assert_names(&err.to_string(), &foreign, "not an hourglass model file");
+}
+
+#[test]
+fn data_whose_shape_does_not_match_the_model() {
+    let _lock = common::exclusive();
+    let dir = scratch("shape");
+    let model = train::train(&shipped(300), &ModelConfig::dense(4), &quick(1), &quiet()).unwrap();
+    let table = dir.join("table.csv");
+    std::fs::write(&table, "1,2,3\n4,5,6\n").unwrap();
+    let data = data::load(&table, &LoadOptions::default()).unwrap();
+    let err = model.check_data(&data, &table).err().unwrap().to_string();
+    assert_names(&err, &table, "3 columns");
+    assert!(err.contains("1×28×28"), "{err}");
+}
+
+#[test]
+fn training_refuses_missing_values_and_bad_options() {
+    let _lock = common::exclusive();
+    let dir = scratch("nan");
+    let table = dir.join("gaps.csv");
+    std::fs::write(&table, "x,y\n1,2\n3,\n5,6\n").unwrap();
+    let data = data::load(&table, &LoadOptions::default()).unwrap();
+    let err = train::train(&data, &ModelConfig::dense(1), &quick(1), &quiet())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("missing"), "{err}");
+
+    let mut bce_on_table = quick(1);
+    bce_on_table.loss = hourglass::train::LossKind::Bce;
+    let table = data::load(&dir.join("gaps.csv"), &LoadOptions::default()).unwrap();
+    let full = hourglass::data::Dataset {
+        values: table
+            .values
+            .iter()
+            .map(|v| if v.is_nan() { 0.0 } else { *v })
+            .collect(),
+        ..table
+    };
+    assert!(train::train(&full, &ModelConfig::dense(1), &bce_on_table, &quiet()).is_err());
+    let err = train::train(&full, &ModelConfig::conv2d(2), &quick(1), &quiet())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("conv2d needs images"), "{err}");
+}
