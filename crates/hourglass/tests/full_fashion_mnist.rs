@@ -42,8 +42,13 @@ fn dense_784_256_64_32_beats_pca_32_on_the_test_set() {
         seed: 1,
         ..TrainOptions::default()
     };
-    let model = train::train(&train_set, &ModelConfig::dense(32), &options, &common::quiet())
-        .unwrap();
+    let model = train::train(
+        &train_set,
+        &ModelConfig::dense(32),
+        &options,
+        &common::quiet(),
+    )
+    .unwrap();
     let report = eval::evaluate(&model, &test_set, &Device::flex());
     eprintln!("full Fashion-MNIST, dense 32, 20 epochs: {report:?}");
     assert!(

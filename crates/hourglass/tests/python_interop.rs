@@ -52,5 +52,8 @@ fn python_safetensors_reads_names_shapes_and_config() {
     assert_eq!(shapes["encoder.0.weight"], serde_json::json!([784, 256]));
     assert_eq!(shapes["encoder.2.bias"], serde_json::json!([8]));
     assert_eq!(shapes["decoder.2.weight"], serde_json::json!([256, 784]));
-    assert_eq!(shapes["baseline.pca_components"], serde_json::json!([8, 784]));
+    assert_eq!(
+        shapes["baseline.pca_components"],
+        serde_json::json!([8, 784])
+    );
 }

@@ -74,15 +74,15 @@ pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
     Ok(codes.values)
 }
 
+/// Whether a CSV file's first line names a `label` column (as `encode --with-labels` writes).
 fn csv_has_label(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .next()
-                .map(|l| l.split(',').any(|c| c.trim() == "label"))
-        })
-        .unwrap_or(false)
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    let _ = std::io::BufReader::new(file).read_line(&mut first);
+    first.split(',').any(|c| c.trim() == "label")
 }
 
 /// Writes decoded samples (in the model's scaled space): NPY in the data's original units, shaped
