@@ -1,28 +1,21 @@
 //! `hourglass eval`
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use hourglass::tasks::eval::{EvalReport, evaluate};
 
-use super::{DataArgs, DeviceArgs, load_model_and_data};
+use super::ModelOnData;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model written by `hourglass train`.
-    #[arg(long)]
-    pub model: PathBuf,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub input: ModelOnData,
     /// Print JSON: {"mse", "pca_mse", "mean_mse", "n", …}.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub device: DeviceArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (model, data, device) = load_model_and_data(&args.model, &args.data, &args.device)?;
+    let (model, data, device) = args.input.load()?;
     let report = evaluate(&model, &data, &device);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

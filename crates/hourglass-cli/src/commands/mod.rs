@@ -7,7 +7,7 @@ pub mod eval;
 pub mod reconstruct;
 pub mod train;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use hourglass::artifact::TrainedModel;
@@ -58,15 +58,25 @@ pub struct DeviceArgs {
     pub device: Backend,
 }
 
-/// Loads a model and the data it is applied to, and checks they fit each other.
-pub fn load_model_and_data(
-    model: &Path,
-    data: &DataArgs,
-    device: &DeviceArgs,
-) -> Result<(TrainedModel, Dataset, Device)> {
-    let device = device.device.device()?;
-    let model = TrainedModel::load(model, &device)?;
-    let dataset = data.load(None)?;
-    model.check_data(&dataset, &data.data)?;
-    Ok((model, dataset, device))
+/// A trained model applied to a data set: what eval, reconstruct and encode take.
+#[derive(clap::Args)]
+pub struct ModelOnData {
+    /// A model written by `hourglass train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+impl ModelOnData {
+    /// Loads the model and the data, and checks they fit each other.
+    pub fn load(&self) -> Result<(TrainedModel, Dataset, Device)> {
+        let device = self.device.device.device()?;
+        let model = TrainedModel::load(&self.model, &device)?;
+        let dataset = self.data.load(None)?;
+        model.check_data(&dataset, &self.data.data)?;
+        Ok((model, dataset, device))
+    }
 }

@@ -6,27 +6,22 @@ use anyhow::{Result, bail};
 use hourglass::plot::grid::save_comparison;
 use hourglass::tasks::codec;
 
-use super::{DataArgs, DeviceArgs, load_model_and_data};
+use super::ModelOnData;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A model written by `hourglass train`.
-    #[arg(long)]
-    pub model: PathBuf,
     #[command(flatten)]
-    pub data: DataArgs,
+    pub input: ModelOnData,
     /// Where to write the PNG grid: originals above reconstructions.
     #[arg(long)]
     pub out: PathBuf,
     /// How many samples (the first N of the data).
     #[arg(long, default_value_t = 16)]
     pub n: usize,
-    #[command(flatten)]
-    pub device: DeviceArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (model, data, device) = load_model_and_data(&args.model, &args.data, &args.device)?;
+    let (model, data, device) = args.input.load()?;
     if model.input.height < 2 {
         bail!("reconstruct draws images; this model works on table rows (use eval or encode)");
     }
