@@ -4,10 +4,7 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{
-    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
-    momentum::MomentumConfig,
-};
+use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,7 +13,8 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::early_stop::EarlyStopping;
 use super::log::EpochLog;
 use super::loss::{self, reconstruction_loss};
-use super::{EpochRecord, OptimizerKind, RunSettings, TrainOptions};
+use super::step::Stepper;
+use super::{EpochRecord, RunSettings, TrainOptions};
 use crate::artifact::{TrainedModel, TrainingSummary};
 use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
 use crate::device::rows_tensor;
@@ -126,13 +124,11 @@ pub fn fit(
     run: &RunSettings,
 ) -> Result<Fitted> {
     let plain = run.backend.device()?;
-    let device = plain.clone().autodiff();
     let features = input.features();
     let n_train = train.len() / features;
 
-    let mut optimizer = build_optimizer(options);
-    device.seed(options.seed);
-    let mut network = Network::new(config, input, &device);
+    let mut stepper = Stepper::new(config, input, options, run.backend)?;
+    let device = stepper.device().clone();
     let mut best: Option<Network> = None;
     let mut state = TrainState {
         config: config.clone(),
@@ -149,10 +145,9 @@ pub fn fit(
         let path = run.checkpoint.as_ref().expect("checked above");
         let checkpoint = Checkpoint::load(path)?;
         check_resumable(path, &checkpoint.state, &state)?;
-        network = load_network(network, &checkpoint.network, path)?;
-        optimizer = optimizer
-            .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
-            .map_err(|e| Error::format(path, format!("cannot restore optimizer: {e}")))?;
+        let network = Network::new(config, input, &device);
+        stepper.replace_network(load_network(network, &checkpoint.network, path)?);
+        stepper.optimizer = build_optimizer_from(&checkpoint.optimizer, stepper.optimizer, path)?;
         if let Some(bytes) = &checkpoint.best_network {
             best = Some(load_network(
                 Network::new(config, input, &plain),
@@ -181,25 +176,28 @@ pub fn fit(
         let order = epoch_order(n_train, options.seed, epoch);
         let mut total = 0.0f64;
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
-            let x = rows_tensor(gather(train, features, batch), features, &device);
-            let loss = reconstruction_loss(&network, x, options.loss);
-            let value = loss.clone().into_scalar::<f32>() as f64;
+            let value = stepper.step(gather(train, features, batch));
             if !value.is_finite() {
                 return Err(Error::invalid(format!(
                     "the loss became {value} in epoch {epoch}; try a smaller learning rate"
                 )));
             }
             total += value * batch.len() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &network);
-            network = optimizer.step(options.learning_rate, network, grads);
             bar.inc(1);
             if step % 8 == 0 {
                 bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
             }
         }
         let train_loss = total / n_train as f64;
-        let val_loss = (!val.is_empty())
-            .then(|| evaluate_loss(&network.valid(), val, features, options.loss, &plain));
+        let val_loss = (!val.is_empty()).then(|| {
+            evaluate_loss(
+                &stepper.network().valid(),
+                val,
+                features,
+                options.loss,
+                &plain,
+            )
+        });
         let record = EpochRecord {
             epoch,
             train_loss,
@@ -211,7 +209,7 @@ pub fn fit(
             && state.early_stopping.observe(epoch, v)
             && options.patience.is_some()
         {
-            best = Some(network.valid());
+            best = Some(stepper.network().valid());
         }
         stopped_early = state.early_stopping.should_stop();
         log.write(&record)?;
@@ -219,7 +217,7 @@ pub fn fit(
         state.completed_epochs = epoch;
 
         if let Some(path) = &run.checkpoint {
-            save_checkpoint(path, &state, &network, &optimizer, best.as_ref())?;
+            save_checkpoint(path, &state, &stepper, best.as_ref())?;
         }
     }
     bar.finish_and_clear();
@@ -227,7 +225,7 @@ pub fn fit(
     let best_epoch = state.early_stopping.best_epoch;
     let network = match best {
         Some(best) if options.patience.is_some() => best,
-        _ => network.valid(),
+        _ => stepper.network().valid(),
     };
     Ok(Fitted {
         network,
@@ -237,23 +235,15 @@ pub fn fit(
     })
 }
 
-fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
-    let decay =
-        (options.weight_decay > 0.0).then(|| WeightDecayConfig::new(options.weight_decay as f32));
-    match options.optimizer {
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init(),
-        OptimizerKind::Sgd { momentum } => SgdConfig::new()
-            .with_weight_decay(decay)
-            .with_momentum((momentum > 0.0).then(|| {
-                MomentumConfig::new()
-                    .with_momentum(momentum)
-                    .with_dampening(0.0)
-            }))
-            .init(),
-    }
+/// Restores an optimizer's state (moments, step counts) from its saved bytes.
+fn build_optimizer_from(
+    bytes: &[u8],
+    fresh: ModuleOptimizer,
+    path: &std::path::Path,
+) -> Result<ModuleOptimizer> {
+    fresh
+        .from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| Error::format(path, format!("cannot restore optimizer: {e}")))
 }
 
 /// Copies the rows named by `indices` into one buffer.
@@ -317,16 +307,16 @@ fn load_network(network: Network, bytes: &[u8], path: &std::path::Path) -> Resul
 fn save_checkpoint(
     path: &std::path::Path,
     state: &TrainState,
-    network: &Network,
-    optimizer: &ModuleOptimizer,
+    stepper: &Stepper,
     best: Option<&Network>,
 ) -> Result<()> {
-    let optimizer = optimizer
+    let optimizer = stepper
+        .optimizer
         .into_bytes()
         .map_err(|e| Error::invalid(format!("cannot serialise the optimizer: {e}")))?;
     Checkpoint {
         state: state.clone(),
-        network: record_bytes(network)?,
+        network: record_bytes(stepper.network())?,
         optimizer: optimizer.to_vec(),
         best_network: best.map(record_bytes).transpose()?,
     }

@@ -1,0 +1,93 @@
+//! One training step: a batch forward, the loss, backward, and the optimizer's update. The loop
+//! in `fit.rs` and the speed benchmark both drive this, so they time the same code.
+
+use burn::optim::{
+    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    momentum::MomentumConfig,
+};
+use burn::tensor::Device;
+
+use super::loss::{LossKind, reconstruction_loss};
+use super::{OptimizerKind, TrainOptions};
+use crate::data::SampleShape;
+use crate::device::{Backend, rows_tensor};
+use crate::error::Result;
+use crate::model::{ModelConfig, Network};
+
+/// A network on an autodiff device with its optimizer.
+pub struct Stepper {
+    /// Always `Some` between calls: the optimizer takes the network by value and returns it.
+    network: Option<Network>,
+    pub(super) optimizer: ModuleOptimizer,
+    learning_rate: f64,
+    loss: LossKind,
+    features: usize,
+    device: Device,
+}
+
+impl Stepper {
+    /// A freshly initialised network (seeded by `options.seed`) and optimizer.
+    pub fn new(
+        config: &ModelConfig,
+        input: SampleShape,
+        options: &TrainOptions,
+        backend: Backend,
+    ) -> Result<Self> {
+        let device = backend.device()?.autodiff();
+        device.seed(options.seed);
+        Ok(Stepper {
+            network: Some(Network::new(config, input, &device)),
+            optimizer: build_optimizer(options),
+            learning_rate: options.learning_rate,
+            loss: options.loss,
+            features: input.features(),
+            device,
+        })
+    }
+
+    /// One update on a batch of scaled rows; returns the batch's mean loss before the update.
+    pub fn step(&mut self, rows: Vec<f32>) -> f64 {
+        let network = self
+            .network
+            .take()
+            .expect("the network is put back after each step");
+        let x = rows_tensor(rows, self.features, &self.device);
+        let loss = reconstruction_loss(&network, x, self.loss);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &network);
+        self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
+        value
+    }
+
+    pub fn network(&self) -> &Network {
+        self.network.as_ref().expect("present between steps")
+    }
+
+    pub(super) fn replace_network(&mut self, network: Network) {
+        self.network = Some(network);
+    }
+
+    /// The autodiff device the network lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
+    let decay =
+        (options.weight_decay > 0.0).then(|| WeightDecayConfig::new(options.weight_decay as f32));
+    match options.optimizer {
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Sgd { momentum } => SgdConfig::new()
+            .with_weight_decay(decay)
+            .with_momentum((momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(momentum)
+                    .with_dampening(0.0)
+            }))
+            .init(),
+    }
+}
