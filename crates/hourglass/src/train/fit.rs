@@ -191,7 +191,7 @@ pub fn fit(
         let train_loss = total / n_train as f64;
         let val_loss = (!val.is_empty()).then(|| {
             evaluate_loss(
-                &stepper.network().valid(),
+                &stepper.inference_network(),
                 val,
                 features,
                 options.loss,
@@ -209,7 +209,7 @@ pub fn fit(
             && state.early_stopping.observe(epoch, v)
             && options.patience.is_some()
         {
-            best = Some(stepper.network().valid());
+            best = Some(stepper.inference_network());
         }
         stopped_early = state.early_stopping.should_stop();
         log.write(&record)?;
@@ -225,7 +225,7 @@ pub fn fit(
     let best_epoch = state.early_stopping.best_epoch;
     let network = match best {
         Some(best) if options.patience.is_some() => best,
-        _ => stepper.network().valid(),
+        _ => stepper.inference_network(),
     };
     Ok(Fitted {
         network,

@@ -1,6 +1,7 @@
 //! One training step: a batch forward, the loss, backward, and the optimizer's update. The loop
 //! in `fit.rs` and the speed benchmark both drive this, so they time the same code.
 
+use burn::module::Module;
 use burn::optim::{
     AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
     momentum::MomentumConfig,
@@ -61,6 +62,11 @@ impl Stepper {
 
     pub fn network(&self) -> &Network {
         self.network.as_ref().expect("present between steps")
+    }
+
+    /// A copy of the network for inference: off the autodiff graph, dropout off.
+    pub fn inference_network(&self) -> Network {
+        self.network().valid()
     }
 
     pub(super) fn replace_network(&mut self, network: Network) {
