@@ -26,6 +26,8 @@ enum Command {
     Encode(commands::encode::Args),
     /// Decode latent codes (CSV or NPY) back to samples (NPY) or images (PNG).
     Decode(commands::decode::Args),
+    /// Anomaly scores (reconstruction error) per sample, flags above a threshold, ROC AUC with labels.
+    Score(commands::score::Args),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
     Demo(commands::demo::Args),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Reconstruct(args) => commands::reconstruct::run(args),
         Command::Encode(args) => commands::encode::run(args),
         Command::Decode(args) => commands::decode::run(args),
+        Command::Score(args) => commands::score::run(args),
         Command::Demo(args) => commands::demo::run(args),
     });
     match result {

@@ -21,6 +21,7 @@ const FORMAT_KEY: &str = "hourglass.format";
 const FORMAT_VERSION: &str = "1";
 const MEAN_TENSOR: &str = "baseline.mean";
 const PCA_TENSOR: &str = "baseline.pca_components";
+const SCORES_TENSOR: &str = "anomaly.train_score_quantiles";
 
 /// What training did, stored with the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,9 @@ pub struct TrainedModel {
     pub scaling: Scaling,
     pub network: Network,
     pub baseline: Baseline,
+    /// Quantiles of the training split's reconstruction errors (see `tasks::anomaly`), from which
+    /// percentile thresholds are read.
+    pub score_quantiles: Vec<f32>,
     pub summary: TrainingSummary,
 }
 
@@ -95,6 +99,12 @@ impl TrainedModel {
             Dtype::F32,
             vec![self.baseline.k(), d],
             floats(&self.baseline.components),
+        ));
+        tensors.push((
+            SCORES_TENSOR.into(),
+            Dtype::F32,
+            vec![self.score_quantiles.len()],
+            floats(&self.score_quantiles),
         ));
         let views: Vec<(String, TensorView<'_>)> = tensors
             .iter()
@@ -185,6 +195,7 @@ impl TrainedModel {
             scaling,
             network,
             baseline,
+            score_quantiles: floats(SCORES_TENSOR)?,
             summary,
         })
     }

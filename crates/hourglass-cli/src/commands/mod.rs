@@ -5,6 +5,7 @@ pub mod demo;
 pub mod encode;
 pub mod eval;
 pub mod reconstruct;
+pub mod score;
 pub mod train;
 
 use std::path::PathBuf;
@@ -32,11 +33,12 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    pub fn load(&self, default_split: Option<Split>) -> Result<Dataset> {
+    pub fn load(&self, prefer_split: Option<Split>) -> Result<Dataset> {
         let options = LoadOptions {
             labels: self.labels.clone(),
             label_column: self.label_column.clone(),
-            split: self.split.or(default_split),
+            split: self.split,
+            prefer_split,
         };
         Ok(data::load(&self.data, &options)?)
     }

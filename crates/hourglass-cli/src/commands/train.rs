@@ -14,6 +14,9 @@ use super::{DataArgs, DeviceArgs};
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
+    /// Train only on the samples of this class (one-class training, for anomaly detection).
+    #[arg(long)]
+    pub class: Option<u32>,
     /// Architecture: dense (fully connected) or conv2d (convolutional, for images).
     #[arg(long, value_parser = ["dense", "conv2d"], default_value = "dense")]
     pub model: String,
@@ -82,7 +85,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let data = args.data.load(Some(Split::Train))?;
+    let mut data = args.data.load(Some(Split::Train))?;
+    if let Some(class) = args.class {
+        data = data.of_class(class).with_context(|| {
+            format!(
+                "--class needs labels: {} has none",
+                args.data.data.display()
+            )
+        })?;
+        if data.is_empty() {
+            anyhow::bail!(
+                "no samples of class {class} in {}",
+                args.data.data.display()
+            );
+        }
+    }
     let config = model_config(&args)?;
     let options = TrainOptions {
         epochs: args.epochs,

@@ -94,6 +94,13 @@ impl Dataset {
         }
     }
 
+    /// The samples labelled `class`, or `None` when the data set has no labels.
+    pub fn of_class(&self, class: u32) -> Option<Dataset> {
+        let labels = self.labels.as_ref()?;
+        let indices: Vec<usize> = (0..self.len()).filter(|&i| labels[i] == class).collect();
+        Some(self.select(&indices))
+    }
+
     /// The first `n` samples (or all of them).
     pub fn head(&self, n: usize) -> Dataset {
         let indices: Vec<usize> = (0..n.min(self.len())).collect();

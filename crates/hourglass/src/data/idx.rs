@@ -118,9 +118,14 @@ pub fn sibling_labels(images: &Path) -> Option<PathBuf> {
     labels.exists().then_some(labels)
 }
 
-/// Finds the image (and label) file of one split in an MNIST-style directory. With both splits
-/// present and none asked for, the test split is used.
-pub fn find_in_directory(dir: &Path, split: Option<Split>) -> Result<(PathBuf, Option<PathBuf>)> {
+/// Finds the image (and label) file of one split in an MNIST-style directory. `split` must be
+/// there when given; otherwise `prefer` is taken when present (the test split by default), and
+/// the other split when it is the only one.
+pub fn find_in_directory(
+    dir: &Path,
+    split: Option<Split>,
+    prefer: Option<Split>,
+) -> Result<(PathBuf, Option<PathBuf>)> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut train = None;
     let mut test = None;
@@ -135,24 +140,23 @@ pub fn find_in_directory(dir: &Path, split: Option<Split>) -> Result<(PathBuf, O
             test = Some(entry.path());
         }
     }
-    let images = match (split, train, test) {
-        (Some(Split::Train), Some(train), _) => train,
-        (Some(Split::Test), _, Some(test)) => test,
-        (None, _, Some(test)) => test,
-        (None, Some(train), None) => train,
-        (Some(wanted), _, _) => {
-            return Err(Error::format(
-                dir,
-                format!("no {wanted:?} images (*-images-idx3-ubyte[.gz]) in this directory"),
-            ));
-        }
-        (None, None, None) => {
-            return Err(Error::format(
-                dir,
-                "no IDX image files (*-images-idx3-ubyte[.gz]) in this directory",
-            ));
-        }
+    let wanted = split.or(prefer).unwrap_or(Split::Test);
+    let (first, other) = match wanted {
+        Split::Train => (train, test),
+        Split::Test => (test, train),
     };
+    let fallback = if split.is_none() { other } else { None };
+    let images = first.or(fallback).ok_or_else(|| {
+        let which = if split.is_some() {
+            format!("{wanted:?} ").to_lowercase()
+        } else {
+            String::new()
+        };
+        Error::format(
+            dir,
+            format!("no {which}IDX image files (*-images-idx3-ubyte[.gz]) in this directory"),
+        )
+    })?;
     let labels = sibling_labels(&images);
     Ok((images, labels))
 }

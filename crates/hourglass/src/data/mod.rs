@@ -29,9 +29,11 @@ pub struct LoadOptions {
     pub labels: Option<PathBuf>,
     /// CSV: the column that holds the label (a header name or a 0-based index).
     pub label_column: Option<String>,
-    /// For a directory holding both IDX splits: which one. `None` means the test split when both
-    /// exist, which is what every command but `train` wants.
+    /// For a directory of IDX files: the split that must be read.
     pub split: Option<Split>,
+    /// Without `split`: the split to read when the directory has both (the test split if
+    /// `None`, which is what every command but `train` wants).
+    pub prefer_split: Option<Split>,
 }
 
 /// Loads a data set from a file or a directory of IDX files, choosing the reader by extension.
@@ -40,7 +42,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
         return Err(Error::format(path, "no such file or directory"));
     }
     let mut dataset = if path.is_dir() {
-        let (images, labels) = idx::find_in_directory(path, options.split)?;
+        let (images, labels) = idx::find_in_directory(path, options.split, options.prefer_split)?;
         let mut dataset = idx::read_images(&images)?;
         if options.labels.is_none()
             && let Some(labels) = labels

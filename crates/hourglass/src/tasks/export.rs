@@ -114,3 +114,38 @@ pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) ->
         )),
     }
 }
+
+/// Writes anomaly scores as CSV: `index,score,flagged[,label][,error_0,…]`, the per-feature
+/// squared errors when `per_feature` is given (`n × width`).
+pub fn write_scores(
+    path: &Path,
+    scores: &[f32],
+    threshold: f64,
+    labels: Option<&[u32]>,
+    per_feature: Option<(&[f32], usize)>,
+) -> Result<()> {
+    crate::fsutil::write_atomic_with(path, |w| {
+        let mut header = vec!["index".to_string(), "score".into(), "flagged".into()];
+        if labels.is_some() {
+            header.push("label".into());
+        }
+        if let Some((_, width)) = per_feature {
+            header.extend((0..width).map(|j| format!("error_{j}")));
+        }
+        writeln!(w, "{}", header.join(","))?;
+        for (i, score) in scores.iter().enumerate() {
+            let flagged = u8::from(*score as f64 > threshold);
+            write!(w, "{i},{score},{flagged}")?;
+            if let Some(labels) = labels {
+                write!(w, ",{}", labels[i])?;
+            }
+            if let Some((errors, width)) = per_feature {
+                for e in &errors[i * width..(i + 1) * width] {
+                    write!(w, ",{e}")?;
+                }
+            }
+            writeln!(w)?;
+        }
+        Ok(())
+    })
+}

@@ -1,6 +1,7 @@
 //! What a trained model is used for. Each task receives a loaded model and data; none reaches back
 //! into training.
 
+pub mod anomaly;
 pub mod codec;
 pub mod eval;
 pub mod export;

@@ -20,6 +20,7 @@ use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
 use crate::device::rows_tensor;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
+use crate::tasks::anomaly;
 use crate::tasks::pca::Baseline;
 
 /// The result of [`fit`].
@@ -71,13 +72,14 @@ pub fn train(
     let device = run.backend.device()?;
     let baseline = Baseline::fit(&train_values, data.shape.features(), config.latent, &device);
     let last = fitted.history.last();
-    Ok(TrainedModel {
+    let mut model = TrainedModel {
         config,
         input: data.shape,
         kind: data.kind,
         scaling,
         network: fitted.network,
         baseline,
+        score_quantiles: Vec::new(),
         summary: TrainingSummary {
             options: options.clone(),
             train_samples: train_set.len(),
@@ -89,7 +91,11 @@ pub fn train(
             final_val_loss: last.and_then(|r| r.val_loss),
             seconds: started.elapsed().as_secs_f64(),
         },
-    })
+    };
+    // The training split's own scores set the scale for anomaly thresholds later.
+    let train_scores = anomaly::score(&model, &train_values, &device).per_sample;
+    model.score_quantiles = anomaly::quantiles(&train_scores);
+    Ok(model)
 }
 
 fn check_options(options: &TrainOptions) -> Result<()> {
