@@ -142,6 +142,85 @@ fn train_eval_reconstruct_encode_decode_on_the_shipped_sample() {
     assert!(String::from_utf8_lossy(&npy[..128]).contains("(10000, 1, 28, 28)"));
 }
 
+#[test]
+fn one_class_training_and_anomaly_scores_with_a_histogram() {
+    let dir = scratch("score");
+    let model = dir.join("trousers.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--class",
+        "1",
+        "--latent",
+        "8",
+        "--hidden",
+        "64",
+        "--epochs",
+        "5",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (scores, plot) = (dir.join("scores.csv"), dir.join("hist.png"));
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--normal-class",
+        "1",
+        "--out",
+        s(&scores),
+        "--plot",
+        s(&plot),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["auroc"].as_f64().unwrap() > 0.8, "{report}");
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert!(text.starts_with("index,score,flagged,label\n"));
+    assert_eq!(text.lines().count(), 10_001);
+    assert!(image_size(&plot).0 > 0);
+
+    // Labels are needed to say which samples are anomalous.
+    let no_labels = dir.join("no-labels.npy");
+    let out = hourglass(&[
+        "decode",
+        "--model",
+        s(&model),
+        "--latents",
+        s(&dir.join("none.csv")),
+        "--out",
+        s(&no_labels),
+    ]);
+    assert_clean_failure(&out, "none.csv");
+    assert_clean_failure(
+        &hourglass(&[
+            "score",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--threshold",
+            "p150",
+            "--out",
+            s(&scores),
+        ]),
+        "p150",
+    );
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

@@ -22,18 +22,27 @@ fn one_class_models_score_other_classes_higher() {
     let mut wins = Vec::new();
     for class in 0..10u32 {
         let normal = train_part.of_class(class).unwrap();
-        let model = train::train(&normal, &ModelConfig::dense(16), &options, &common::quiet())
-            .unwrap();
+        let model =
+            train::train(&normal, &ModelConfig::dense(16), &options, &common::quiet()).unwrap();
         let values = model.scaling.scaled(&held_out);
         let truth: Vec<bool> = labels.iter().map(|&l| l != class).collect();
         let threshold = ThresholdRule::Percentile(99.0).resolve(&model).unwrap();
         let (_, report) = anomaly::detect(&model, &values, Some(&truth), threshold, &device);
         let (auroc, pca) = (report.auroc.unwrap(), report.pca_auroc.unwrap());
-        eprintln!("class {class}: AUROC {auroc:.4}, PCA {pca:.4}, flagged {}", report.flagged);
-        assert!(auroc > 0.7, "class {class}: AUROC {auroc} is barely better than chance");
+        eprintln!(
+            "class {class}: AUROC {auroc:.4}, PCA {pca:.4}, flagged {}",
+            report.flagged
+        );
+        assert!(
+            auroc > 0.7,
+            "class {class}: AUROC {auroc} is barely better than chance"
+        );
         if auroc > pca {
             wins.push(class);
         }
     }
-    assert!(!wins.is_empty(), "the autoencoder should beat PCA's score for some class");
+    assert!(
+        !wins.is_empty(),
+        "the autoencoder should beat PCA's score for some class"
+    );
 }

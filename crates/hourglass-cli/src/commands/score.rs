@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use hourglass::plot::histogram::save_score_histogram;
 use hourglass::tasks::anomaly::{self, ThresholdRule};
 use hourglass::tasks::export;
 
@@ -25,6 +26,9 @@ pub struct Args {
     /// Add each feature's squared error to the CSV (for tables: which columns look wrong).
     #[arg(long)]
     pub per_feature: bool,
+    /// Draw the score histogram (normal vs anomalous with labels) and the threshold as a PNG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -51,6 +55,19 @@ pub fn run(args: Args) -> Result<()> {
         data.labels.as_deref(),
         args.per_feature.then_some((&scores.per_feature[..], width)),
     )?;
+    if let Some(plot) = &args.plot {
+        let title = match args.normal_class {
+            Some(k) => format!("Anomaly scores: class {k} is normal"),
+            None => "Anomaly scores".to_string(),
+        };
+        save_score_histogram(
+            plot,
+            &scores.per_sample,
+            truth.as_deref(),
+            threshold,
+            &title,
+        )?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());

@@ -1,3 +1,5 @@
 //! Pictures, as PNG files.
 
+pub mod chart;
 pub mod grid;
+pub mod histogram;
