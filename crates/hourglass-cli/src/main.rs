@@ -28,6 +28,10 @@ enum Command {
     Decode(commands::decode::Args),
     /// Anomaly scores (reconstruction error) per sample, flags above a threshold, ROC AUC with labels.
     Score(commands::score::Args),
+    /// Compress data to a .hgz file: quantised, entropy-coded latent codes.
+    Compress(commands::compress::CompressArgs),
+    /// Restore data from a .hgz file with the model that compressed it.
+    Decompress(commands::compress::DecompressArgs),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
     Demo(commands::demo::Args),
 }
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
         Command::Encode(args) => commands::encode::run(args),
         Command::Decode(args) => commands::decode::run(args),
         Command::Score(args) => commands::score::run(args),
+        Command::Compress(args) => commands::compress::run_compress(args),
+        Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Demo(args) => commands::demo::run(args),
     });
     match result {

@@ -77,15 +77,27 @@ impl TrainedModel {
         Ok(())
     }
 
+    /// The network's weights by name, with their shapes and little-endian f32 bytes.
+    pub fn weights(&self) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+        self.network
+            .collect(None, None, true)
+            .into_iter()
+            .map(|snapshot| {
+                let (name, _, shape, _, bytes) = snapshot
+                    .into_parts()
+                    .expect("weights of a built network are readable");
+                (name, shape.to_vec(), bytes.to_vec())
+            })
+            .collect()
+    }
+
     /// Writes the model to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        for snapshot in self.network.collect(None, None, true) {
-            let (name, _, shape, _, bytes) = snapshot
-                .into_parts()
-                .map_err(|e| Error::invalid(format!("cannot read weights to save: {e}")))?;
-            tensors.push((name, Dtype::F32, shape.to_vec(), bytes.to_vec()));
-        }
+        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
+            .weights()
+            .into_iter()
+            .map(|(name, shape, bytes)| (name, Dtype::F32, shape, bytes))
+            .collect();
         let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let d = self.baseline.features;
         tensors.push((
@@ -195,7 +207,8 @@ impl TrainedModel {
             scaling,
             network,
             baseline,
-            score_quantiles: floats(SCORES_TENSOR)?,
+            // Added after the first models were written; their percentile thresholds are unknown.
+            score_quantiles: floats(SCORES_TENSOR).unwrap_or_default(),
             summary,
         })
     }

@@ -1,5 +1,6 @@
 //! One file per subcommand, plus the arguments several of them share.
 
+pub mod compress;
 pub mod decode;
 pub mod demo;
 pub mod encode;

@@ -235,7 +235,7 @@ mod tests {
         let truth = [true, false, true, false];
         assert_eq!(average_precision(&[0.9, 0.1, 0.8, 0.2], &truth), Some(1.0));
         // Ranked: neg, pos, neg, pos → precision 1/2 at the first hit, 2/4 at the second.
-        let ap = average_precision(&[0.3, 0.4, 0.1, 0.2], &[false, true, false, true]).unwrap();
+        let ap = average_precision(&[0.4, 0.3, 0.2, 0.1], &[false, true, false, true]).unwrap();
         assert!((ap - 0.5).abs() < 1e-12);
     }
 

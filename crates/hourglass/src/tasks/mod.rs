@@ -3,6 +3,7 @@
 
 pub mod anomaly;
 pub mod codec;
+pub mod compress;
 pub mod eval;
 pub mod export;
 pub mod pca;
