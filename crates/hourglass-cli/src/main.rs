@@ -28,6 +28,9 @@ enum Command {
     Decode(commands::decode::Args),
     /// Anomaly scores (reconstruction error) per sample, flags above a threshold, ROC AUC with labels.
     Score(commands::score::Args),
+    /// Clean up noisy samples with a (denoising) model; with --noise, corrupt clean data first and
+    /// report PSNR before and after.
+    Denoise(commands::denoise::Args),
     /// Compress data to a .hgz file: quantised, entropy-coded latent codes.
     Compress(commands::compress::CompressArgs),
     /// Restore data from a .hgz file with the model that compressed it.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => commands::encode::run(args),
         Command::Decode(args) => commands::decode::run(args),
         Command::Score(args) => commands::score::run(args),
+        Command::Denoise(args) => commands::denoise::run(args),
         Command::Compress(args) => commands::compress::run_compress(args),
         Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Demo(args) => commands::demo::run(args),

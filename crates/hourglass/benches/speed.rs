@@ -87,7 +87,7 @@ fn train_steps(stepper: &mut Stepper, train: &[f32], batches: usize) -> Vec<f64>
             let start = (i * 256) % 59_904;
             let rows = train[start * D..(start + 256) * D].to_vec();
             let t = Instant::now();
-            stepper.step(rows);
+            stepper.step(rows, None);
             t.elapsed().as_secs_f64() * 1000.0
         })
         .collect()
@@ -129,7 +129,7 @@ fn one_epoch_mse(args: &Args, train: &[f32], test: &[f32]) -> f64 {
         for &i in batch {
             rows.extend_from_slice(&train[i * D..(i + 1) * D]);
         }
-        stepper.step(rows);
+        stepper.step(rows, None);
     }
     let network = stepper.inference_network();
     let device = args.backend.device().unwrap();

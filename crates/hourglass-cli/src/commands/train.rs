@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use hourglass::data::Split;
+use hourglass::data::noise::Noise;
 use hourglass::model::{Architecture, ModelConfig};
 use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, TrainOptions};
 
@@ -59,6 +60,10 @@ pub struct Args {
     /// Fraction of the data held out to measure validation loss.
     #[arg(long, default_value_t = 0.1)]
     pub val_split: f64,
+    /// Train a denoising autoencoder: corrupt inputs with gaussian:SIGMA, masking:P or
+    /// salt-pepper:P and learn to reconstruct the clean ones.
+    #[arg(long)]
+    pub noise: Option<Noise>,
     /// Stop after this many epochs without a better validation loss, keeping the best weights.
     #[arg(long)]
     pub patience: Option<usize>,
@@ -120,6 +125,7 @@ pub fn run(args: Args) -> Result<()> {
         val_split: args.val_split,
         patience: args.patience,
         seed: args.seed,
+        noise: args.noise,
     };
     let settings = RunSettings {
         backend: args.device.device,

@@ -4,6 +4,7 @@ pub mod csv;
 pub mod dataset;
 pub mod idx;
 pub mod labels;
+pub mod noise;
 pub mod npy;
 pub mod scaling;
 

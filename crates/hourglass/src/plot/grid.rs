@@ -82,6 +82,15 @@ pub fn save_comparison(
     save_grid(path, &rows, shape)
 }
 
+/// Several sets of samples, one row each (e.g. noisy / denoised / clean).
+pub fn save_rows(path: &Path, sets: &[&[f32]], shape: SampleShape) -> Result<()> {
+    let rows: Vec<Vec<&[f32]>> = sets
+        .iter()
+        .map(|set| set.chunks_exact(shape.features()).collect())
+        .collect();
+    save_grid(path, &rows, shape)
+}
+
 /// Samples laid out 16 to a row.
 pub fn save_samples(path: &Path, samples: &[f32], shape: SampleShape) -> Result<()> {
     let all: Vec<&[f32]> = samples.chunks_exact(shape.features()).collect();

@@ -269,7 +269,7 @@ pub fn report(
         png_bytes,
         ratio_vs_png: png_bytes.map(|p| p as f64 / compressed as f64),
         mse,
-        psnr_db: 10.0 * (1.0 / mse.max(1e-12)).log10(),
+        psnr_db: crate::tasks::denoise::psnr(mse),
     }
 }
 

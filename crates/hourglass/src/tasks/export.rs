@@ -85,6 +85,11 @@ fn csv_has_label(path: &Path) -> bool {
     first.split(',').any(|c| c.trim() == "label")
 }
 
+/// Whether an output path asks for a picture.
+pub fn is_png(path: &Path) -> bool {
+    data::extension(path) == "png"
+}
+
 /// Writes decoded samples (in the model's scaled space): NPY in the data's original units, shaped
 /// like the training data, or a PNG grid for images.
 pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) -> Result<()> {

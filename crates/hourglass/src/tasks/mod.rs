@@ -4,6 +4,7 @@
 pub mod anomaly;
 pub mod codec;
 pub mod compress;
+pub mod denoise;
 pub mod eval;
 pub mod export;
 pub mod pca;

@@ -167,6 +167,12 @@ pub fn fit(
     }
     let mut log = EpochLog::open(run.log.as_deref(), resuming)?;
 
+    // A denoising model is validated on corrupted inputs, the same corruption every epoch.
+    let unit_range = scaling.is_unit_range();
+    let val_input = match options.noise {
+        Some(noise) => noise.corrupt(val, unit_range, options.seed ^ VALIDATION_NOISE),
+        None => val.to_vec(),
+    };
     let steps_per_epoch = n_train.div_ceil(options.batch_size);
     let remaining = options.epochs.saturating_sub(state.completed_epochs);
     let bar = progress_bar(run.progress, (remaining * steps_per_epoch) as u64);
@@ -182,7 +188,15 @@ pub fn fit(
         let order = epoch_order(n_train, options.seed, epoch);
         let mut total = 0.0f64;
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
-            let value = stepper.step(gather(train, features, batch));
+            let clean = gather(train, features, batch);
+            let value = match options.noise {
+                // A stream per (epoch, step): the same corruption on a resumed run.
+                Some(noise) => {
+                    let stream = noise_stream(options.seed, epoch, step);
+                    stepper.step(noise.corrupt(&clean, unit_range, stream), Some(clean))
+                }
+                None => stepper.step(clean, None),
+            };
             if !value.is_finite() {
                 return Err(Error::invalid(format!(
                     "the loss became {value} in epoch {epoch}; try a smaller learning rate"
@@ -198,6 +212,7 @@ pub fn fit(
         let val_loss = (!val.is_empty()).then(|| {
             evaluate_loss(
                 &stepper.inference_network(),
+                &val_input,
                 val,
                 features,
                 options.loss,
@@ -261,20 +276,32 @@ pub(crate) fn gather(values: &[f32], features: usize, indices: &[usize]) -> Vec<
     out
 }
 
-/// Mean loss over rows, in batches, without gradients.
+/// Seed offset for the validation split's fixed corruption.
+const VALIDATION_NOISE: u64 = 0x5EED_0F_DA7A;
+
+/// The noise seed of one training step.
+fn noise_stream(seed: u64, epoch: usize, step: usize) -> u64 {
+    seed ^ ((epoch as u64) << 40) ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Mean loss of reconstructing `targets` from `inputs` (rows of scaled values), in batches,
+/// without gradients.
 fn evaluate_loss(
     network: &Network,
-    values: &[f32],
+    inputs: &[f32],
+    targets: &[f32],
     features: usize,
     kind: loss::LossKind,
     device: &Device,
 ) -> f64 {
-    let n = values.len() / features;
+    let n = targets.len() / features;
     let mut total = 0.0f64;
-    for chunk in values.chunks(1024 * features) {
-        let rows = chunk.len() / features;
-        let x = rows_tensor(chunk.to_vec(), features, device);
-        let loss = reconstruction_loss(network, x, kind).into_scalar::<f32>() as f64;
+    let size = 1024 * features;
+    for (input, target) in inputs.chunks(size).zip(targets.chunks(size)) {
+        let rows = target.len() / features;
+        let x = rows_tensor(input.to_vec(), features, device);
+        let y = rows_tensor(target.to_vec(), features, device);
+        let loss = reconstruction_loss(network, x, y, kind).into_scalar::<f32>() as f64;
         total += loss * rows as f64;
     }
     total / n as f64

@@ -17,12 +17,18 @@ pub enum LossKind {
     Bce,
 }
 
-/// Mean loss of reconstructing `x` (a batch of scaled rows), as a one-element tensor.
-pub fn reconstruction_loss(network: &Network, x: Tensor<2>, kind: LossKind) -> Tensor<1> {
-    let logits = network.decode_logits(network.encode(x.clone()));
+/// Mean loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
+/// a plain autoencoder, the corrupted and clean rows for a denoising one), as a one-element tensor.
+pub fn reconstruction_loss(
+    network: &Network,
+    input: Tensor<2>,
+    target: Tensor<2>,
+    kind: LossKind,
+) -> Tensor<1> {
+    let logits = network.decode_logits(network.encode(input));
     match kind {
-        LossKind::Mse => (network.output().apply(logits) - x).square().mean(),
-        LossKind::Bce => bce_with_logits(logits, x),
+        LossKind::Mse => (network.output().apply(logits) - target).square().mean(),
+        LossKind::Bce => bce_with_logits(logits, target),
     }
 }
 

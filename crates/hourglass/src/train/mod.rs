@@ -16,6 +16,7 @@ pub use fit::{Fitted, fit, train};
 pub use log::EpochRecord;
 pub use loss::LossKind;
 
+use crate::data::noise::Noise;
 use crate::device::Backend;
 
 /// The optimizer and its settings.
@@ -43,6 +44,9 @@ pub struct TrainOptions {
     /// Stop after this many epochs without a better validation loss, keeping the best weights.
     pub patience: Option<usize>,
     pub seed: u64,
+    /// Corrupt inputs with this noise and learn to reconstruct the clean ones (denoising).
+    #[serde(default)]
+    pub noise: Option<Noise>,
 }
 
 impl Default for TrainOptions {
@@ -57,6 +61,7 @@ impl Default for TrainOptions {
             val_split: 0.1,
             patience: None,
             seed: 42,
+            noise: None,
         }
     }
 }

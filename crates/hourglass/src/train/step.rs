@@ -46,14 +46,19 @@ impl Stepper {
         })
     }
 
-    /// One update on a batch of scaled rows; returns the batch's mean loss before the update.
-    pub fn step(&mut self, rows: Vec<f32>) -> f64 {
+    /// One update on a batch of scaled rows, learning to reconstruct `target` (`input` itself
+    /// when `None`); returns the batch's mean loss before the update.
+    pub fn step(&mut self, input: Vec<f32>, target: Option<Vec<f32>>) -> f64 {
         let network = self
             .network
             .take()
             .expect("the network is put back after each step");
-        let x = rows_tensor(rows, self.features, &self.device);
-        let loss = reconstruction_loss(&network, x, self.loss);
+        let x = rows_tensor(input, self.features, &self.device);
+        let target = match target {
+            Some(rows) => rows_tensor(rows, self.features, &self.device),
+            None => x.clone(),
+        };
+        let loss = reconstruction_loss(&network, x, target, self.loss);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &network);
         self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
