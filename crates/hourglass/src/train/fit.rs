@@ -277,7 +277,7 @@ pub(crate) fn gather(values: &[f32], features: usize, indices: &[usize]) -> Vec<
 }
 
 /// Seed offset for the validation split's fixed corruption.
-const VALIDATION_NOISE: u64 = 0x5EED_0F_DA7A;
+const VALIDATION_NOISE: u64 = 0x5EED_0FDA_7A00;
 
 /// The noise seed of one training step.
 fn noise_stream(seed: u64, epoch: usize, step: usize) -> u64 {
