@@ -31,6 +31,8 @@ enum Command {
     /// Clean up noisy samples with a (denoising) model; with --noise, corrupt clean data first and
     /// report PSNR before and after.
     Denoise(commands::denoise::Args),
+    /// Label data from a few known labels by nearest neighbours in latent space (vs pixels, PCA).
+    Label(commands::label::Args),
     /// Compress data to a .hgz file: quantised, entropy-coded latent codes.
     Compress(commands::compress::CompressArgs),
     /// Restore data from a .hgz file with the model that compressed it.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => commands::decode::run(args),
         Command::Score(args) => commands::score::run(args),
         Command::Denoise(args) => commands::denoise::run(args),
+        Command::Label(args) => commands::label::run(args),
         Command::Compress(args) => commands::compress::run_compress(args),
         Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Demo(args) => commands::demo::run(args),

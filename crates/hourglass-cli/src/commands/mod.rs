@@ -6,6 +6,7 @@ pub mod demo;
 pub mod denoise;
 pub mod encode;
 pub mod eval;
+pub mod label;
 pub mod reconstruct;
 pub mod score;
 pub mod train;

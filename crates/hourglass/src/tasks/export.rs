@@ -154,3 +154,14 @@ pub fn write_scores(
         Ok(())
     })
 }
+
+/// Writes one label per line under a `label` header.
+pub fn write_labels(path: &Path, labels: &[u32]) -> Result<()> {
+    crate::fsutil::write_atomic_with(path, |w| {
+        writeln!(w, "label")?;
+        for l in labels {
+            writeln!(w, "{l}")?;
+        }
+        Ok(())
+    })
+}

@@ -7,4 +7,5 @@ pub mod compress;
 pub mod denoise;
 pub mod eval;
 pub mod export;
+pub mod label;
 pub mod pca;
