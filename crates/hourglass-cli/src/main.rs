@@ -33,6 +33,8 @@ enum Command {
     Denoise(commands::denoise::Args),
     /// Label data from a few known labels by nearest neighbours in latent space (vs pixels, PCA).
     Label(commands::label::Args),
+    /// Fill missing values (empty or NaN cells) of a table by iterated reconstruction.
+    Impute(commands::impute::Args),
     /// Compress data to a .hgz file: quantised, entropy-coded latent codes.
     Compress(commands::compress::CompressArgs),
     /// Restore data from a .hgz file with the model that compressed it.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Score(args) => commands::score::run(args),
         Command::Denoise(args) => commands::denoise::run(args),
         Command::Label(args) => commands::label::run(args),
+        Command::Impute(args) => commands::impute::run(args),
         Command::Compress(args) => commands::compress::run_compress(args),
         Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Demo(args) => commands::demo::run(args),

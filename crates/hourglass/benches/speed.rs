@@ -10,7 +10,7 @@ use hourglass::device::{Backend, rows_tensor, to_vec};
 use hourglass::model::{ModelConfig, Network, OutputActivation};
 use hourglass::tasks::pca::mse;
 use hourglass::train::TrainOptions;
-use hourglass::train::step::Stepper;
+use hourglass::train::step::{Batch, Stepper};
 
 struct Args {
     model: String,
@@ -87,7 +87,7 @@ fn train_steps(stepper: &mut Stepper, train: &[f32], batches: usize) -> Vec<f64>
             let start = (i * 256) % 59_904;
             let rows = train[start * D..(start + 256) * D].to_vec();
             let t = Instant::now();
-            stepper.step(rows, None);
+            stepper.step(Batch::plain(rows));
             t.elapsed().as_secs_f64() * 1000.0
         })
         .collect()
@@ -129,7 +129,7 @@ fn one_epoch_mse(args: &Args, train: &[f32], test: &[f32]) -> f64 {
         for &i in batch {
             rows.extend_from_slice(&train[i * D..(i + 1) * D]);
         }
-        stepper.step(rows, None);
+        stepper.step(Batch::plain(rows));
     }
     let network = stepper.inference_network();
     let device = args.backend.device().unwrap();

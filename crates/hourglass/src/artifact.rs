@@ -54,7 +54,7 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
-    /// Checks that a data set has the shape this model was trained on.
+    /// Checks that a data set has the shape this model was trained on and no infinite values.
     pub fn check_data(&self, data: &Dataset, source: &Path) -> Result<()> {
         if data.shape != self.input {
             return Err(Error::format(
@@ -68,13 +68,27 @@ impl TrainedModel {
                 ),
             ));
         }
-        if let Some((row, column)) = data.first_non_finite() {
+        if let Some(i) = data.values.iter().position(|v| v.is_infinite()) {
+            let d = data.shape.features();
             return Err(Error::format(
                 source,
-                format!("sample {row}, value {column} is missing or not finite"),
+                format!("sample {}, value {} is infinite", i / d, i % d),
             ));
         }
         Ok(())
+    }
+
+    /// Checks that a data set has no missing values (NaN), for the commands that need all.
+    pub fn check_complete(&self, data: &Dataset, source: &Path) -> Result<()> {
+        match data.first_non_finite() {
+            Some((row, column)) => Err(Error::format(
+                source,
+                format!(
+                    "sample {row}, value {column} is missing; fill the gaps first with `hourglass impute`"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The network's weights by name, with their shapes and little-endian f32 bytes.

@@ -132,31 +132,32 @@ fn data_whose_shape_does_not_match_the_model() {
 }
 
 #[test]
-fn training_refuses_missing_values_and_bad_options() {
+fn training_masks_missing_values_but_refuses_infinities_and_bad_options() {
     let _lock = common::exclusive();
     let dir = scratch("nan");
     let table = dir.join("gaps.csv");
-    std::fs::write(&table, "x,y\n1,2\n3,\n5,6\n").unwrap();
-    let data = data::load(&table, &LoadOptions::default()).unwrap();
-    let err = train::train(&data, &ModelConfig::dense(1), &quick(1), &quiet())
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("missing"), "{err}");
+    std::fs::write(&table, "x,y\n1,2\n3,\n5,6\n7,NaN\n").unwrap();
+    let gappy = data::load(&table, &LoadOptions::default()).unwrap();
+    let mut options = quick(1);
+    options.val_split = 0.0;
+    // Gaps are masked out of the loss: training works, and the model fills them.
+    let model = train::train(&gappy, &ModelConfig::dense(1), &options, &quiet()).unwrap();
+    let err = model
+        .check_complete(&gappy, &table)
+        .unwrap_err()
+        .to_string();
+    assert_names(&err, &table, "missing");
 
-    let mut bce_on_table = quick(1);
+    let infinite = dir.join("infinite.csv");
+    std::fs::write(&infinite, "x,y\n1,2\n3,inf\n").unwrap();
+    let data = data::load(&infinite, &LoadOptions::default()).unwrap();
+    let err = train::train(&data, &ModelConfig::dense(1), &options, &quiet()).unwrap_err();
+    assert!(err.to_string().contains("infinite"), "{err}");
+
+    let mut bce_on_table = options.clone();
     bce_on_table.loss = hourglass::train::LossKind::Bce;
-    let table = data::load(&dir.join("gaps.csv"), &LoadOptions::default()).unwrap();
-    let full = hourglass::data::Dataset {
-        values: table
-            .values
-            .iter()
-            .map(|v| if v.is_nan() { 0.0 } else { *v })
-            .collect(),
-        ..table
-    };
-    assert!(train::train(&full, &ModelConfig::dense(1), &bce_on_table, &quiet()).is_err());
-    let err = train::train(&full, &ModelConfig::conv2d(2), &quick(1), &quiet())
-        .err()
-        .unwrap();
+    let err = train::train(&gappy, &ModelConfig::dense(1), &bce_on_table, &quiet()).unwrap_err();
+    assert!(err.to_string().contains("cross-entropy"), "{err}");
+    let err = train::train(&gappy, &ModelConfig::conv2d(2), &options, &quiet()).unwrap_err();
     assert!(err.to_string().contains("conv2d needs images"), "{err}");
 }

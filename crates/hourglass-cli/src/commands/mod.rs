@@ -6,6 +6,7 @@ pub mod demo;
 pub mod denoise;
 pub mod encode;
 pub mod eval;
+pub mod impute;
 pub mod label;
 pub mod reconstruct;
 pub mod score;
@@ -76,8 +77,15 @@ pub struct ModelOnData {
 }
 
 impl ModelOnData {
-    /// Loads the model and the data, and checks they fit each other.
+    /// Loads the model and the data, and checks they fit each other and the data is complete.
     pub fn load(&self) -> Result<(TrainedModel, Dataset, Device)> {
+        let (model, dataset, device) = self.load_allowing_missing()?;
+        model.check_complete(&dataset, &self.data.data)?;
+        Ok((model, dataset, device))
+    }
+
+    /// Like [`ModelOnData::load`], for commands that fill missing values.
+    pub fn load_allowing_missing(&self) -> Result<(TrainedModel, Dataset, Device)> {
         let device = self.device.device.device()?;
         let model = TrainedModel::load(&self.model, &device)?;
         let dataset = self.data.load(None)?;

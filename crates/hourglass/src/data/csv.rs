@@ -77,6 +77,14 @@ pub fn read(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
         shape: SampleShape::tabular(columns),
         kind: SampleKind::Tabular,
         labels: label_index.map(|_| labels),
+        columns: header.map(|names| {
+            names
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != label_index)
+                .map(|(_, name)| name)
+                .collect()
+        }),
     })
 }
 

@@ -60,6 +60,8 @@ pub struct Dataset {
     pub shape: SampleShape,
     pub kind: SampleKind,
     pub labels: Option<Vec<u32>>,
+    /// Column names, for tables read with a header.
+    pub columns: Option<Vec<String>>,
 }
 
 impl Dataset {
@@ -91,6 +93,7 @@ impl Dataset {
                 .labels
                 .as_ref()
                 .map(|l| indices.iter().map(|&i| l[i]).collect()),
+            columns: self.columns.clone(),
         }
     }
 
@@ -146,6 +149,7 @@ mod tests {
             shape: SampleShape::tabular(2),
             kind: SampleKind::Tabular,
             labels: Some((0..n as u32).collect()),
+            columns: None,
         }
     }
 

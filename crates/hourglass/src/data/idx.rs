@@ -90,6 +90,7 @@ pub fn read_images(path: &Path) -> Result<Dataset> {
         shape,
         kind,
         labels: None,
+        columns: None,
     })
 }
 

@@ -34,6 +34,7 @@ pub fn read(path: &Path) -> Result<Dataset> {
         shape,
         kind,
         labels: None,
+        columns: None,
     })
 }
 

@@ -119,6 +119,7 @@ mod tests {
             shape: SampleShape::tabular(2),
             kind: SampleKind::Tabular,
             labels: None,
+            columns: None,
         };
         let scaling = Scaling::fit(&data);
         let mut v = scaling.scaled(&data);
@@ -137,6 +138,7 @@ mod tests {
             shape: SampleShape::image(1, 2, 2),
             kind: SampleKind::Image,
             labels: None,
+            columns: None,
         };
         assert_eq!(Scaling::fit(&data), Scaling::Pixels { max: 255.0 });
     }

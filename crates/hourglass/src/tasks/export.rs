@@ -165,3 +165,32 @@ pub fn write_labels(path: &Path, labels: &[u32]) -> Result<()> {
         Ok(())
     })
 }
+
+/// Writes table rows (original units) as CSV with the data set's column names (or `x0, x1, …`)
+/// and, when known, a last `label` column.
+pub fn write_table(
+    path: &Path,
+    values: &[f32],
+    columns: Option<&[String]>,
+    width: usize,
+    labels: Option<&[u32]>,
+) -> Result<()> {
+    crate::fsutil::write_atomic_with(path, |w| {
+        let mut header: Vec<String> = match columns {
+            Some(names) => names.to_vec(),
+            None => (0..width).map(|j| format!("x{j}")).collect(),
+        };
+        if labels.is_some() {
+            header.push("label".into());
+        }
+        writeln!(w, "{}", header.join(","))?;
+        for (i, row) in values.chunks_exact(width).enumerate() {
+            let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            if let Some(labels) = labels {
+                cells.push(labels[i].to_string());
+            }
+            writeln!(w, "{}", cells.join(","))?;
+        }
+        Ok(())
+    })
+}

@@ -7,5 +7,6 @@ pub mod compress;
 pub mod denoise;
 pub mod eval;
 pub mod export;
+pub mod impute;
 pub mod label;
 pub mod pca;

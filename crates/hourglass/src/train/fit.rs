@@ -13,9 +13,10 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::early_stop::EarlyStopping;
 use super::log::EpochLog;
 use super::loss::{self, reconstruction_loss};
-use super::step::Stepper;
+use super::step::{Batch, Stepper, fill_missing};
 use super::{EpochRecord, RunSettings, TrainOptions};
 use crate::artifact::{TrainedModel, TrainingSummary};
+use crate::data::noise::Noise;
 use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
 use crate::device::rows_tensor;
 use crate::error::{Error, Result};
@@ -42,9 +43,13 @@ pub fn train(
     run: &RunSettings,
 ) -> Result<TrainedModel> {
     check_options(options)?;
-    if let Some((row, column)) = data.first_non_finite() {
+    // NaN marks a missing value, which training masks out; infinity is an error in the data.
+    if let Some(i) = data.values.iter().position(|v| v.is_infinite()) {
+        let d = data.shape.features();
         return Err(Error::invalid(format!(
-            "sample {row}, value {column} is missing or not finite; training needs complete data"
+            "sample {}, value {} is infinite",
+            i / d,
+            i % d
         )));
     }
     let (train_set, val_set) = data.split(options.val_split, options.seed);
@@ -70,6 +75,9 @@ pub fn train(
         run,
     )?;
     let device = run.backend.device()?;
+    // Baselines and anomaly scores see missing values filled with their column's mean.
+    let fill = column_means(&train_values, data.shape.features());
+    let train_values = fill_missing(train_values, &fill);
     let baseline = Baseline::fit(&train_values, data.shape.features(), config.latent, &device);
     let last = fitted.history.last();
     let mut model = TrainedModel {
@@ -167,12 +175,16 @@ pub fn fit(
     }
     let mut log = EpochLog::open(run.log.as_deref(), resuming)?;
 
+    // Missing values (NaN) enter the network as their column's mean and leave the loss out.
+    let fill = column_means(train, features);
     // A denoising model is validated on corrupted inputs, the same corruption every epoch.
     let unit_range = scaling.is_unit_range();
-    let val_input = match options.noise {
-        Some(noise) => noise.corrupt(val, unit_range, options.seed ^ VALIDATION_NOISE),
-        None => val.to_vec(),
-    };
+    let val_batch = noisy_batch(
+        Batch::from_rows(val.to_vec(), &fill),
+        options.noise,
+        unit_range,
+        options.seed ^ VALIDATION_NOISE,
+    );
     let steps_per_epoch = n_train.div_ceil(options.batch_size);
     let remaining = options.epochs.saturating_sub(state.completed_epochs);
     let bar = progress_bar(run.progress, (remaining * steps_per_epoch) as u64);
@@ -188,15 +200,10 @@ pub fn fit(
         let order = epoch_order(n_train, options.seed, epoch);
         let mut total = 0.0f64;
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
-            let clean = gather(train, features, batch);
-            let value = match options.noise {
-                // A stream per (epoch, step): the same corruption on a resumed run.
-                Some(noise) => {
-                    let stream = noise_stream(options.seed, epoch, step);
-                    stepper.step(noise.corrupt(&clean, unit_range, stream), Some(clean))
-                }
-                None => stepper.step(clean, None),
-            };
+            let rows = Batch::from_rows(gather(train, features, batch), &fill);
+            // A noise stream per (epoch, step): the same corruption on a resumed run.
+            let stream = noise_stream(options.seed, epoch, step);
+            let value = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
             if !value.is_finite() {
                 return Err(Error::invalid(format!(
                     "the loss became {value} in epoch {epoch}; try a smaller learning rate"
@@ -212,8 +219,7 @@ pub fn fit(
         let val_loss = (!val.is_empty()).then(|| {
             evaluate_loss(
                 &stepper.inference_network(),
-                &val_input,
-                val,
+                &val_batch,
                 features,
                 options.loss,
                 &plain,
@@ -284,27 +290,64 @@ fn noise_stream(seed: u64, epoch: usize, step: usize) -> u64 {
     seed ^ ((epoch as u64) << 40) ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Mean loss of reconstructing `targets` from `inputs` (rows of scaled values), in batches,
-/// without gradients.
+/// Corrupts a batch's input with `noise` (if any), keeping the uncorrupted rows as the target.
+fn noisy_batch(mut batch: Batch, noise: Option<Noise>, unit_range: bool, seed: u64) -> Batch {
+    if let Some(noise) = noise {
+        let corrupted = noise.corrupt(&batch.input, unit_range, seed);
+        batch.target = Some(std::mem::replace(&mut batch.input, corrupted));
+    }
+    batch
+}
+
+/// Per-column means of rows, ignoring missing values (0 for a column with none observed).
+pub(crate) fn column_means(values: &[f32], features: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f64; features];
+    let mut count = vec![0usize; features];
+    for row in values.chunks_exact(features) {
+        for (j, &v) in row.iter().enumerate() {
+            if !v.is_nan() {
+                sum[j] += v as f64;
+                count[j] += 1;
+            }
+        }
+    }
+    sum.iter()
+        .zip(&count)
+        .map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 })
+        .collect()
+}
+
+/// Mean loss over a whole batch (the validation split), in chunks, without gradients.
 fn evaluate_loss(
     network: &Network,
-    inputs: &[f32],
-    targets: &[f32],
+    batch: &Batch,
     features: usize,
     kind: loss::LossKind,
     device: &Device,
 ) -> f64 {
-    let n = targets.len() / features;
-    let mut total = 0.0f64;
     let size = 1024 * features;
-    for (input, target) in inputs.chunks(size).zip(targets.chunks(size)) {
-        let rows = target.len() / features;
+    let targets = batch.target.as_deref().unwrap_or(&batch.input);
+    let (mut total, mut weight) = (0.0f64, 0.0f64);
+    for (i, (input, target)) in batch
+        .input
+        .chunks(size)
+        .zip(targets.chunks(size))
+        .enumerate()
+    {
         let x = rows_tensor(input.to_vec(), features, device);
         let y = rows_tensor(target.to_vec(), features, device);
-        let loss = reconstruction_loss(network, x, y, kind).into_scalar::<f32>() as f64;
-        total += loss * rows as f64;
+        let mask = batch
+            .mask
+            .as_ref()
+            .map(|m| &m[i * size..(i * size + input.len())]);
+        // Weight each chunk by the entries its loss averages over.
+        let entries = mask.map_or(input.len() as f64, |m| m.iter().sum::<f32>() as f64);
+        let mask = mask.map(|m| rows_tensor(m.to_vec(), features, device));
+        let loss = reconstruction_loss(network, x, y, mask, kind).into_scalar::<f32>() as f64;
+        total += loss * entries;
+        weight += entries;
     }
-    total / n as f64
+    total / weight.max(1.0)
 }
 
 fn progress_bar(show: bool, steps: u64) -> ProgressBar {

@@ -19,23 +19,29 @@ pub enum LossKind {
 
 /// Mean loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
 /// a plain autoencoder, the corrupted and clean rows for a denoising one), as a one-element tensor.
+/// With a `mask` (1 = observed, 0 = missing), only observed entries count.
 pub fn reconstruction_loss(
     network: &Network,
     input: Tensor<2>,
     target: Tensor<2>,
+    mask: Option<Tensor<2>>,
     kind: LossKind,
 ) -> Tensor<1> {
     let logits = network.decode_logits(network.encode(input));
-    match kind {
-        LossKind::Mse => (network.output().apply(logits) - target).square().mean(),
+    let per_entry = match kind {
+        LossKind::Mse => (network.output().apply(logits) - target).square(),
         LossKind::Bce => bce_with_logits(logits, target),
+    };
+    match mask {
+        None => per_entry.mean(),
+        Some(mask) => (per_entry * mask.clone()).sum() / mask.sum().clamp_min(1.0),
     }
 }
 
-/// BCE(sigmoid(l), x) = max(l, 0) - l·x + log(1 + e^(-|l|)), the stable form.
-fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+/// BCE(sigmoid(l), x) = max(l, 0) - l·x + log(1 + e^(-|l|)), the stable form, per entry.
+fn bce_with_logits(logits: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
     let softplus_tail = logits.clone().abs().neg().exp().log1p();
-    (logits.clone().clamp_min(0.0) - logits * target + softplus_tail).mean()
+    logits.clone().clamp_min(0.0) - logits * target + softplus_tail
 }
 
 /// Whether a loss suits a model's output: cross-entropy needs a sigmoid.

@@ -15,6 +15,57 @@ use crate::device::{Backend, rows_tensor};
 use crate::error::Result;
 use crate::model::{ModelConfig, Network};
 
+/// One batch of scaled rows to learn from.
+pub struct Batch {
+    /// What the network sees (corrupted, for a denoising model; missing values filled).
+    pub input: Vec<f32>,
+    /// What it should reconstruct; `input` itself when `None`.
+    pub target: Option<Vec<f32>>,
+    /// 1 where the target is observed, 0 where it is missing; all observed when `None`.
+    pub mask: Option<Vec<f32>>,
+}
+
+impl Batch {
+    /// A plain batch: reconstruct the input.
+    pub fn plain(rows: Vec<f32>) -> Self {
+        Batch {
+            input: rows,
+            target: None,
+            mask: None,
+        }
+    }
+
+    /// A batch from rows that may hold missing values (NaN): they are filled with `fill` (per
+    /// column) in the input, and masked out of the loss.
+    pub fn from_rows(rows: Vec<f32>, fill: &[f32]) -> Self {
+        if !rows.iter().any(|v| v.is_nan()) {
+            return Batch::plain(rows);
+        }
+        let mask = rows
+            .iter()
+            .map(|v| if v.is_nan() { 0.0 } else { 1.0 })
+            .collect();
+        let filled = fill_missing(rows, fill);
+        Batch {
+            input: filled,
+            target: None,
+            mask: Some(mask),
+        }
+    }
+}
+
+/// Replaces NaN entries by their column's `fill` value.
+pub fn fill_missing(mut rows: Vec<f32>, fill: &[f32]) -> Vec<f32> {
+    for row in rows.chunks_exact_mut(fill.len()) {
+        for (v, f) in row.iter_mut().zip(fill) {
+            if v.is_nan() {
+                *v = *f;
+            }
+        }
+    }
+    rows
+}
+
 /// A network on an autodiff device with its optimizer.
 pub struct Stepper {
     /// Always `Some` between calls: the optimizer takes the network by value and returns it.
@@ -46,9 +97,13 @@ impl Stepper {
         })
     }
 
-    /// One update on a batch of scaled rows, learning to reconstruct `target` (`input` itself
-    /// when `None`); returns the batch's mean loss before the update.
-    pub fn step(&mut self, input: Vec<f32>, target: Option<Vec<f32>>) -> f64 {
+    /// One update on a batch; returns the batch's mean loss before the update.
+    pub fn step(&mut self, batch: Batch) -> f64 {
+        let Batch {
+            input,
+            target,
+            mask,
+        } = batch;
         let network = self
             .network
             .take()
@@ -58,7 +113,8 @@ impl Stepper {
             Some(rows) => rows_tensor(rows, self.features, &self.device),
             None => x.clone(),
         };
-        let loss = reconstruction_loss(&network, x, target, self.loss);
+        let mask = mask.map(|m| rows_tensor(m, self.features, &self.device));
+        let loss = reconstruction_loss(&network, x, target, mask, self.loss);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &network);
         self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
