@@ -22,12 +22,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load_allowing_missing()?;
     let missing = data.values.iter().filter(|v| v.is_nan()).count();
-    let mut filled = impute::impute(
-        &model,
-        &model.scaling.scaled(&data),
-        args.iterations,
-        &device,
-    );
+    let rounds = args
+        .iterations
+        .unwrap_or_else(|| impute::default_iterations(&model));
+    let mut filled = impute::impute(&model, &model.scaling.scaled(&data), rounds, &device);
     model.scaling.invert(&mut filled);
     export::write_table(
         &args.out,
