@@ -35,6 +35,8 @@ enum Command {
     Label(commands::label::Args),
     /// Fill missing values (empty or NaN cells) of a table by iterated reconstruction.
     Impute(commands::impute::Args),
+    /// Fill a region of each image (a rectangle or a mask file) by iterated reconstruction.
+    Inpaint(commands::inpaint::Args),
     /// Compress data to a .hgz file: quantised, entropy-coded latent codes.
     Compress(commands::compress::CompressArgs),
     /// Restore data from a .hgz file with the model that compressed it.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Denoise(args) => commands::denoise::run(args),
         Command::Label(args) => commands::label::run(args),
         Command::Impute(args) => commands::impute::run(args),
+        Command::Inpaint(args) => commands::inpaint::run(args),
         Command::Compress(args) => commands::compress::run_compress(args),
         Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Demo(args) => commands::demo::run(args),

@@ -7,6 +7,7 @@ pub mod denoise;
 pub mod encode;
 pub mod eval;
 pub mod impute;
+pub mod inpaint;
 pub mod label;
 pub mod reconstruct;
 pub mod score;

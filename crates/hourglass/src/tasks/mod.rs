@@ -8,5 +8,6 @@ pub mod denoise;
 pub mod eval;
 pub mod export;
 pub mod impute;
+pub mod inpaint;
 pub mod label;
 pub mod pca;
