@@ -10,9 +10,9 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq dataset-fashion-mnist
 fi
-# Python's safetensors, for the test that reads a saved model from Python.
-if ! python3 -c "import safetensors.numpy" 2>/dev/null; then
-    python3 -m pip install -q safetensors numpy
+# Python's safetensors and pandas, for the tests that read our files from Python.
+if ! python3 -c "import safetensors.numpy, pandas" 2>/dev/null; then
+    python3 -m pip install -q safetensors numpy pandas
 fi
 
 cargo fmt --check

@@ -245,6 +245,203 @@ fn one_class_training_and_anomaly_scores_with_a_histogram() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("p150"));
 }
 
+#[test]
+fn the_uses_run_end_to_end_on_the_shipped_sample() {
+    let dir = scratch("uses");
+    let model = dir.join("m.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--latent",
+        "16",
+        "--epochs",
+        "10",
+        "--noise",
+        "gaussian:0.4",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = |args: &[&str]| {
+        let out = hourglass(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+
+    let report = run(&[
+        "denoise",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--noise",
+        "gaussian:0.4",
+        "--out",
+        s(&dir.join("d.png")),
+        "--json",
+    ]);
+    assert!(
+        report["denoised_psnr_db"].as_f64() > report["noisy_psnr_db"].as_f64(),
+        "{report}"
+    );
+
+    let hgz = dir.join("x.hgz");
+    let report = run(&[
+        "compress",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--out",
+        s(&hgz),
+        "--json",
+    ]);
+    assert!(report["ratio_vs_gzip"].as_f64().unwrap() > 5.0, "{report}");
+    let restored = dir.join("restored.npy");
+    let out = hourglass(&[
+        "decompress",
+        "--model",
+        s(&model),
+        "--in",
+        s(&hgz),
+        "--out",
+        s(&restored),
+    ]);
+    assert!(out.status.success());
+    let mut bytes = std::fs::read(&hgz).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let damaged = dir.join("damaged.hgz");
+    std::fs::write(&damaged, bytes).unwrap();
+    assert_clean_failure(
+        &hourglass(&[
+            "decompress",
+            "--model",
+            s(&model),
+            "--in",
+            s(&damaged),
+            "--out",
+            s(&dir.join("never.npy")),
+        ]),
+        "checksum",
+    );
+    assert!(!dir.join("never.npy").exists());
+
+    let report = run(&[
+        "inpaint",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--mask",
+        "8,8,12,12",
+        "--out",
+        s(&dir.join("i.png")),
+        "--json",
+    ]);
+    assert!(
+        report["region_mse"].as_f64() < report["mean_image_mse"].as_f64(),
+        "{report}"
+    );
+
+    let report = run(&[
+        "label",
+        "--model",
+        s(&model),
+        "--data",
+        &shipped(),
+        "--known",
+        "100",
+        "--json",
+    ]);
+    assert!(
+        report["latent_accuracy"].as_f64().unwrap() > 0.4,
+        "{report}"
+    );
+
+    // Imputation on the shipped wine table with gaps punched into it.
+    let wine = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/wine/wine.csv");
+    let text = std::fs::read_to_string(wine).unwrap();
+    let mut lines = text.lines();
+    let mut gappy = vec![lines.next().unwrap().to_string()];
+    for (i, line) in lines.enumerate() {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        cells[i % 13] = "";
+        gappy.push(cells.join(","));
+    }
+    let (table, wine_model, filled) = (
+        dir.join("gappy.csv"),
+        dir.join("wine.safetensors"),
+        dir.join("filled.csv"),
+    );
+    std::fs::write(&table, gappy.join("\n")).unwrap();
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&table),
+        "--label-column",
+        "target",
+        "--latent",
+        "4",
+        "--hidden",
+        "16",
+        "--epochs",
+        "20",
+        "--val-split",
+        "0",
+        "--noise",
+        "masking:0.2",
+        "--out",
+        s(&wine_model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean_failure(
+        &hourglass(&[
+            "eval",
+            "--model",
+            s(&wine_model),
+            "--data",
+            s(&table),
+            "--label-column",
+            "target",
+        ]),
+        "impute",
+    );
+    let out = hourglass(&[
+        "impute",
+        "--model",
+        s(&wine_model),
+        "--data",
+        s(&table),
+        "--label-column",
+        "target",
+        "--out",
+        s(&filled),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let filled = std::fs::read_to_string(filled).unwrap();
+    assert!(filled.starts_with("alcohol,malic_acid,"));
+    assert_eq!(filled.lines().count(), 179);
+    assert!(!filled.contains(",,") && !filled.contains("NaN"));
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

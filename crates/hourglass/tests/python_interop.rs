@@ -57,3 +57,30 @@ fn python_safetensors_reads_names_shapes_and_config() {
         serde_json::json!([8, 784])
     );
 }
+
+/// Latent codes exported with labels open in pandas with a proper header.
+#[test]
+fn pandas_reads_exported_latent_codes_with_their_header() {
+    let dir = common::scratch("pandas");
+    let path = dir.join("codes.csv");
+    let latents = [0.5f32, -1.25, 3.0, 0.0, 2.5, -0.75];
+    hourglass::tasks::export::write_latents(&path, &latents, 2, Some(&[3, 7, 1])).unwrap();
+    let script = r#"
+import sys, pandas
+frame = pandas.read_csv(sys.argv[1])
+print(",".join(frame.columns), len(frame), frame["z1"].sum(), frame["label"].dtype)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "pandas could not read the CSV (pip install pandas): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "z0,z1,label 3 -2.0 int64"
+    );
+}
