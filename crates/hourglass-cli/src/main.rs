@@ -41,6 +41,12 @@ enum Command {
     Compress(commands::compress::CompressArgs),
     /// Restore data from a .hgz file with the model that compressed it.
     Decompress(commands::compress::DecompressArgs),
+    /// Draw the training and validation loss of each epoch from a training log.
+    Curves(commands::curves::Args),
+    /// Draw the latent space in 2-D (the codes, or their principal components), coloured by label.
+    LatentMap(commands::latent_map::Args),
+    /// Decode the straight line between two samples' latent codes, as a strip of images.
+    Interpolate(commands::interpolate::Args),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
     Demo(commands::demo::Args),
 }
@@ -71,6 +77,9 @@ fn main() -> ExitCode {
         Command::Inpaint(args) => commands::inpaint::run(args),
         Command::Compress(args) => commands::compress::run_compress(args),
         Command::Decompress(args) => commands::compress::run_decompress(args),
+        Command::Curves(args) => commands::curves::run(args),
+        Command::LatentMap(args) => commands::latent_map::run(args),
+        Command::Interpolate(args) => commands::interpolate::run(args),
         Command::Demo(args) => commands::demo::run(args),
     });
     match result {

@@ -442,6 +442,97 @@ fn the_uses_run_end_to_end_on_the_shipped_sample() {
     assert!(!filled.contains(",,") && !filled.contains("NaN"));
 }
 
+#[test]
+fn pictures_of_training_and_of_the_latent_space() {
+    let dir = scratch("pictures");
+    let model = dir.join("m.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--latent",
+        "2",
+        "--hidden",
+        "64",
+        "--epochs",
+        "3",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (curves, map, strip) = (
+        dir.join("curves.png"),
+        dir.join("map.png"),
+        dir.join("strip.png"),
+    );
+    for args in [
+        vec![
+            "curves",
+            "--log",
+            s(&dir.join("m.log.jsonl")),
+            "--out",
+            s(&curves),
+        ],
+        vec![
+            "latent-map",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--out",
+            s(&map),
+            "--n",
+            "2000",
+        ],
+        vec![
+            "interpolate",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--from",
+            "0",
+            "--to",
+            "5",
+            "--steps",
+            "8",
+            "--out",
+            s(&strip),
+        ],
+    ] {
+        let out = hourglass(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(image_size(&curves), (900, 560));
+    assert_eq!(image_size(&map), (900, 760));
+    let (w, h) = image_size(&strip);
+    assert!(w > 7 * h, "eight tiles in a row: {w}×{h}");
+    assert_clean_failure(
+        &hourglass(&[
+            "interpolate",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--from",
+            "0",
+            "--to",
+            "10000",
+            "--out",
+            s(&strip),
+        ]),
+        "sample 10000 does not exist",
+    );
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

@@ -1,6 +1,7 @@
 //! One file per subcommand, plus the arguments several of them share.
 
 pub mod compress;
+pub mod curves;
 pub mod decode;
 pub mod demo;
 pub mod denoise;
@@ -8,7 +9,9 @@ pub mod encode;
 pub mod eval;
 pub mod impute;
 pub mod inpaint;
+pub mod interpolate;
 pub mod label;
+pub mod latent_map;
 pub mod reconstruct;
 pub mod score;
 pub mod train;

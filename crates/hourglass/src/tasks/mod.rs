@@ -7,6 +7,7 @@ pub mod compress;
 pub mod denoise;
 pub mod eval;
 pub mod export;
+pub mod generate;
 pub mod impute;
 pub mod inpaint;
 pub mod label;
