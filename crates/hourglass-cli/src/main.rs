@@ -45,6 +45,8 @@ enum Command {
     Curves(commands::curves::Args),
     /// Draw the latent space in 2-D (the codes, or their principal components), coloured by label.
     LatentMap(commands::latent_map::Args),
+    /// Draw new samples from a variational model: decode codes drawn from N(0, I).
+    Sample(commands::sample::Args),
     /// Decode the straight line between two samples' latent codes, as a strip of images.
     Interpolate(commands::interpolate::Args),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Decompress(args) => commands::compress::run_decompress(args),
         Command::Curves(args) => commands::curves::run(args),
         Command::LatentMap(args) => commands::latent_map::run(args),
+        Command::Sample(args) => commands::sample::run(args),
         Command::Interpolate(args) => commands::interpolate::run(args),
         Command::Demo(args) => commands::demo::run(args),
     });

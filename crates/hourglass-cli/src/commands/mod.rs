@@ -13,6 +13,7 @@ pub mod interpolate;
 pub mod label;
 pub mod latent_map;
 pub mod reconstruct;
+pub mod sample;
 pub mod score;
 pub mod train;
 

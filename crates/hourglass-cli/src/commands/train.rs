@@ -18,9 +18,14 @@ pub struct Args {
     /// Train only on the samples of this class (one-class training, for anomaly detection).
     #[arg(long)]
     pub class: Option<u32>,
-    /// Architecture: dense (fully connected) or conv2d (convolutional, for images).
-    #[arg(long, value_parser = ["dense", "conv2d"], default_value = "dense")]
+    /// Architecture: dense (fully connected), conv2d (convolutional, for images), or vae (a dense
+    /// variational autoencoder, for sampling new data; --beta makes any of them variational).
+    #[arg(long, value_parser = ["dense", "conv2d", "vae"], default_value = "dense")]
     pub model: String,
+    /// Variational with this KL weight: 1 is a VAE, above 1 a β-VAE (smoother, more disentangled
+    /// latent space at some cost in reconstruction).
+    #[arg(long)]
+    pub beta: Option<f64>,
     /// Size of the latent code.
     #[arg(long, default_value_t = 32)]
     pub latent: usize,
@@ -37,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     pub dropout: Option<f64>,
     /// A model config file (TOML or JSON) instead of the flags above.
-    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout"])]
+    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta"])]
     pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -203,6 +208,9 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
     }
     if let Some(p) = args.dropout {
         config.dropout = p;
+    }
+    if args.model == "vae" || args.beta.is_some() {
+        config = config.variational(args.beta.unwrap_or(1.0));
     }
     Ok(config)
 }

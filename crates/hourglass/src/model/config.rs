@@ -65,6 +65,11 @@ pub struct ModelConfig {
     /// Dropout probability after each hidden activation (0 = none).
     #[serde(default)]
     pub dropout: f64,
+    /// Variational (a VAE): the encoder gives a mean and a log-variance per latent dimension,
+    /// training decodes a sample from them and adds β × the KL divergence from N(0, I). β = 1 is
+    /// the plain VAE, other values a β-VAE. `None`: a deterministic autoencoder.
+    #[serde(default)]
+    pub beta: Option<f64>,
 }
 
 fn default_dense_hidden() -> Vec<usize> {
@@ -91,6 +96,22 @@ impl ModelConfig {
             activation: Activation::Relu,
             output: OutputActivation::Auto,
             dropout: 0.0,
+            beta: None,
+        }
+    }
+
+    /// The variational version of this config, with KL weight `beta`.
+    pub fn variational(mut self, beta: f64) -> Self {
+        self.beta = Some(beta);
+        self
+    }
+
+    /// Values the encoder's last layer gives per sample: the code, or mean and log-variance.
+    pub fn code_width(&self) -> usize {
+        if self.beta.is_some() {
+            2 * self.latent
+        } else {
+            self.latent
         }
     }
 
@@ -120,9 +141,11 @@ impl ModelConfig {
 
     /// A short name for messages: "dense" or "conv2d".
     pub fn kind(&self) -> &'static str {
-        match self.architecture {
-            Architecture::Dense { .. } => "dense",
-            Architecture::Conv2d { .. } => "conv2d",
+        match (&self.architecture, self.beta.is_some()) {
+            (Architecture::Dense { .. }, false) => "dense",
+            (Architecture::Conv2d { .. }, false) => "conv2d",
+            (Architecture::Dense { .. }, true) => "dense variational",
+            (Architecture::Conv2d { .. }, true) => "conv2d variational",
         }
     }
 
@@ -144,6 +167,13 @@ impl ModelConfig {
     pub fn check(&self, input: SampleShape) -> Result<()> {
         if self.latent == 0 {
             return Err(Error::invalid("the latent size must be at least 1"));
+        }
+        if let Some(beta) = self.beta
+            && !(beta >= 0.0 && beta.is_finite())
+        {
+            return Err(Error::invalid(format!(
+                "beta must be a non-negative number, not {beta}"
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(format!(

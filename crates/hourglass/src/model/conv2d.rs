@@ -19,6 +19,10 @@ pub struct Conv2dNet {
     pub decoder_convs: Vec<ConvTranspose2d>,
     dropout: Dropout,
     #[module(skip)]
+    latent: usize,
+    #[module(skip)]
+    variational: bool,
+    #[module(skip)]
     activation: Activation,
     #[module(skip)]
     output: OutputActivation,
@@ -38,6 +42,7 @@ impl Conv2dNet {
         channels: &[usize],
         kernel: usize,
         latent: usize,
+        variational: bool,
         activation: Activation,
         output: OutputActivation,
         dropout: f64,
@@ -82,10 +87,13 @@ impl Conv2dNet {
 
         Conv2dNet {
             encoder_convs,
-            encoder_latent: LinearConfig::new(flat, latent).init(device),
+            encoder_latent: LinearConfig::new(flat, if variational { 2 * latent } else { latent })
+                .init(device),
             decoder_latent: LinearConfig::new(latent, flat).init(device),
             decoder_convs,
             dropout: DropoutConfig::new(dropout).init(),
+            latent,
+            variational,
             activation,
             output,
             input,
@@ -93,14 +101,16 @@ impl Conv2dNet {
         }
     }
 
-    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+    /// The code (mean) and, for a variational model, the log-variance.
+    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
         let s = self.input;
         let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
         for conv in &self.encoder_convs {
             x = layers::hidden(conv.forward(x), self.activation, &self.dropout);
         }
-        self.encoder_latent.forward(x.flatten(1, 3))
+        let raw = self.encoder_latent.forward(x.flatten(1, 3));
+        layers::split_code(raw, self.latent, self.variational)
     }
 
     /// The decoder's last pre-activations, flattened to rows.

@@ -14,6 +14,10 @@ pub struct DenseNet {
     pub decoder: Vec<Linear>,
     dropout: Dropout,
     #[module(skip)]
+    latent: usize,
+    #[module(skip)]
+    variational: bool,
+    #[module(skip)]
     activation: Activation,
     #[module(skip)]
     output: OutputActivation,
@@ -26,6 +30,7 @@ impl DenseNet {
         input: usize,
         hidden: &[usize],
         latent: usize,
+        variational: bool,
         activation: Activation,
         output: OutputActivation,
         dropout: f64,
@@ -40,20 +45,26 @@ impl DenseNet {
                 .map(|w| LinearConfig::new(w[0], w[1]).init(device))
                 .collect()
         };
-        let encoder = stack(&sizes);
+        // A variational encoder ends in a mean and a log-variance per latent dimension.
+        let mut encoder_sizes = sizes.clone();
+        *encoder_sizes.last_mut().unwrap() = if variational { 2 * latent } else { latent };
+        let encoder = stack(&encoder_sizes);
         sizes.reverse();
         let decoder = stack(&sizes);
         DenseNet {
             encoder,
             decoder,
             dropout: DropoutConfig::new(dropout).init(),
+            latent,
+            variational,
             activation,
             output,
         }
     }
 
-    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
-        self.run(&self.encoder, x)
+    /// The code (mean) and, for a variational model, the log-variance.
+    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+        layers::split_code(self.run(&self.encoder, x), self.latent, self.variational)
     }
 
     /// The decoder's last pre-activations (logits for a sigmoid output).

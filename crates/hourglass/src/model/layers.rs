@@ -37,3 +37,19 @@ pub fn hidden<const D: usize>(
 ) -> Tensor<D> {
     dropout.forward(activation.apply(x))
 }
+
+/// Splits an encoder's output into the code (the mean, for a variational model) and, for a
+/// variational model, the log-variance.
+pub fn split_code(
+    raw: Tensor<2>,
+    latent: usize,
+    variational: bool,
+) -> (Tensor<2>, Option<Tensor<2>>) {
+    if !variational {
+        return (raw, None);
+    }
+    let [batch, _] = raw.dims();
+    let mean = raw.clone().slice([0..batch, 0..latent]);
+    let log_var = raw.slice([0..batch, latent..2 * latent]);
+    (mean, Some(log_var))
+}

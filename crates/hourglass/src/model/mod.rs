@@ -33,6 +33,7 @@ impl Network {
                 input.features(),
                 hidden,
                 config.latent,
+                config.beta.is_some(),
                 config.activation,
                 config.output,
                 config.dropout,
@@ -43,6 +44,7 @@ impl Network {
                 channels,
                 *kernel,
                 config.latent,
+                config.beta.is_some(),
                 config.activation,
                 config.output,
                 config.dropout,
@@ -51,11 +53,16 @@ impl Network {
         }
     }
 
-    /// Rows of scaled inputs → rows of latent codes.
+    /// Rows of scaled inputs → rows of latent codes (a variational model's means).
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        self.encode_distribution(x).0
+    }
+
+    /// The codes and, for a variational model, their log-variances.
+    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
         match self {
-            Network::Dense(net) => net.encode(x),
-            Network::Conv2d(net) => net.encode(x),
+            Network::Dense(net) => net.encode_distribution(x),
+            Network::Conv2d(net) => net.encode_distribution(x),
         }
     }
 

@@ -4,6 +4,7 @@
 use burn::tensor::Device;
 
 use crate::artifact::TrainedModel;
+use crate::data::noise::Noise;
 use crate::tasks::codec;
 use crate::tasks::pca::Baseline;
 
@@ -26,6 +27,14 @@ pub fn interpolate(
         })
         .collect();
     codec::decode_scaled(model, &path, device)
+}
+
+/// Decodes `n` codes drawn from N(0, I) (seeded), in the scaled space: new data from a
+/// variational model.
+pub fn sample(model: &TrainedModel, n: usize, seed: u64, device: &Device) -> Vec<f32> {
+    let noise = Noise::Gaussian { sigma: 1.0 };
+    let codes = noise.corrupt(&vec![0.0; n * model.config.latent], false, seed);
+    codec::decode_scaled(model, &codes, device)
 }
 
 /// A 2-D view of the latent codes of scaled rows: the codes themselves when the latent space is

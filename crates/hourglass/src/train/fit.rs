@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::checkpoint::{Checkpoint, TrainState};
 use super::early_stop::EarlyStopping;
 use super::log::EpochLog;
-use super::loss::{self, reconstruction_loss};
-use super::step::{Batch, Stepper, fill_missing};
+use super::loss::{self, loss_terms};
+use super::step::{Batch, StepLoss, Stepper, fill_missing};
 use super::{EpochRecord, RunSettings, TrainOptions};
 use crate::artifact::{TrainedModel, TrainingSummary};
 use crate::data::noise::Noise;
@@ -198,38 +198,54 @@ pub fn fit(
         // Seeding per epoch makes dropout and shuffling the same whether or not the run resumed.
         device.seed(options.seed.wrapping_add(epoch as u64));
         let order = epoch_order(n_train, options.seed, epoch);
-        let mut total = 0.0f64;
+        let mut sums = LossSums::default();
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
             let rows = Batch::from_rows(gather(train, features, batch), &fill);
             // A noise stream per (epoch, step): the same corruption on a resumed run.
             let stream = noise_stream(options.seed, epoch, step);
-            let value = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
+            let loss = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
+            let value = loss.total;
             if !value.is_finite() {
                 return Err(Error::invalid(format!(
                     "the loss became {value} in epoch {epoch}; try a smaller learning rate"
                 )));
             }
-            total += value * batch.len() as f64;
+            sums.add(&loss, batch.len() as f64);
             bar.inc(1);
             if step % 8 == 0 {
                 bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
             }
         }
-        let train_loss = total / n_train as f64;
-        let val_loss = (!val.is_empty()).then(|| {
+        let val = (!val.is_empty()).then(|| {
             evaluate_loss(
                 &stepper.inference_network(),
                 &val_batch,
                 features,
                 options.loss,
+                config.beta,
                 &plain,
             )
         });
+        let train = sums.mean();
+        let mut terms = std::collections::BTreeMap::new();
+        for (prefix, loss) in [("train", Some(train)), ("val", val)] {
+            if let Some(StepLoss {
+                reconstruction,
+                kl: Some(kl),
+                ..
+            }) = loss
+            {
+                terms.insert(format!("{prefix}_reconstruction"), reconstruction);
+                terms.insert(format!("{prefix}_kl"), kl);
+            }
+        }
+        let val_loss = val.map(|v| v.total);
         let record = EpochRecord {
             epoch,
-            train_loss,
+            train_loss: train.total,
             val_loss,
             seconds: started.elapsed().as_secs_f64(),
+            terms,
         };
         tracing::info!(?record, "epoch done");
         if let Some(v) = val_loss
@@ -317,17 +333,47 @@ pub(crate) fn column_means(values: &[f32], features: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Mean loss over a whole batch (the validation split), in chunks, without gradients.
+/// Sums of batch losses weighted by batch size, for an epoch's means.
+#[derive(Default)]
+struct LossSums {
+    total: f64,
+    reconstruction: f64,
+    kl: Option<f64>,
+    weight: f64,
+}
+
+impl LossSums {
+    fn add(&mut self, loss: &StepLoss, weight: f64) {
+        self.total += loss.total * weight;
+        self.reconstruction += loss.reconstruction * weight;
+        if let Some(kl) = loss.kl {
+            *self.kl.get_or_insert(0.0) += kl * weight;
+        }
+        self.weight += weight;
+    }
+
+    fn mean(&self) -> StepLoss {
+        let w = self.weight.max(f64::MIN_POSITIVE);
+        StepLoss {
+            total: self.total / w,
+            reconstruction: self.reconstruction / w,
+            kl: self.kl.map(|kl| kl / w),
+        }
+    }
+}
+
+/// Mean losses over a whole batch (the validation split), in chunks, without gradients.
 fn evaluate_loss(
     network: &Network,
     batch: &Batch,
     features: usize,
     kind: loss::LossKind,
+    beta: Option<f64>,
     device: &Device,
-) -> f64 {
+) -> StepLoss {
     let size = 1024 * features;
     let targets = batch.target.as_deref().unwrap_or(&batch.input);
-    let (mut total, mut weight) = (0.0f64, 0.0f64);
+    let mut sums = LossSums::default();
     for (i, (input, target)) in batch
         .input
         .chunks(size)
@@ -343,11 +389,10 @@ fn evaluate_loss(
         // Weight each chunk by the entries its loss averages over.
         let entries = mask.map_or(input.len() as f64, |m| m.iter().sum::<f32>() as f64);
         let mask = mask.map(|m| rows_tensor(m.to_vec(), features, device));
-        let loss = reconstruction_loss(network, x, y, mask, kind).into_scalar::<f32>() as f64;
-        total += loss * entries;
-        weight += entries;
+        let terms = loss_terms(network, x, y, mask, kind, beta);
+        sums.add(&StepLoss::read(&terms), entries);
     }
-    total / weight.max(1.0)
+    sums.mean()
 }
 
 fn progress_bar(show: bool, steps: u64) -> ProgressBar {

@@ -14,6 +14,10 @@ pub struct EpochRecord {
     pub train_loss: f64,
     pub val_loss: Option<f64>,
     pub seconds: f64,
+    /// The parts of a loss made of several (a variational model's reconstruction and KL), by name:
+    /// `train_reconstruction`, `train_kl`, `val_reconstruction`, `val_kl`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub terms: std::collections::BTreeMap<String, f64>,
 }
 
 /// Appends records to a JSON-lines file.

@@ -1,7 +1,7 @@
 //! Reconstruction losses, computed from the decoder's pre-activations so that cross-entropy with a
 //! sigmoid output stays finite however confident the model gets.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Network, OutputActivation};
@@ -17,24 +17,61 @@ pub enum LossKind {
     Bce,
 }
 
-/// Mean loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
-/// a plain autoencoder, the corrupted and clean rows for a denoising one), as a one-element tensor.
-/// With a `mask` (1 = observed, 0 = missing), only observed entries count.
-pub fn reconstruction_loss(
+/// The loss of a batch and the terms it is made of, each a one-element tensor.
+pub struct LossTerms {
+    /// What the optimizer minimises: reconstruction + β × KL / features.
+    pub total: Tensor<1>,
+    /// Mean reconstruction loss per value.
+    pub reconstruction: Tensor<1>,
+    /// For a variational model: mean KL divergence per sample from N(0, I).
+    pub kl: Option<Tensor<1>>,
+}
+
+/// The loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
+/// a plain autoencoder, the corrupted and clean rows for a denoising one). With a `mask`
+/// (1 = observed, 0 = missing), only observed entries count. A variational network decodes a
+/// sample z = μ + σ·ε and adds `beta` × its KL divergence; the KL (summed over latent
+/// dimensions) is divided by the number of values per sample, so that with β = 1 the total is the
+/// negative ELBO per value for a Gaussian (MSE) or Bernoulli (BCE) decoder.
+pub fn loss_terms(
     network: &Network,
     input: Tensor<2>,
     target: Tensor<2>,
     mask: Option<Tensor<2>>,
     kind: LossKind,
-) -> Tensor<1> {
-    let logits = network.decode_logits(network.encode(input));
+    beta: Option<f64>,
+) -> LossTerms {
+    let [_, features] = target.dims();
+    let (mean, log_var) = network.encode_distribution(input);
+    let (z, kl) = match log_var {
+        Some(log_var) => {
+            let noise = mean.random_like(Distribution::Normal(0.0, 1.0));
+            let z = mean.clone() + (log_var.clone() * 0.5).exp() * noise;
+            let kl = (log_var.clone().exp() + mean.square() - log_var - 1.0)
+                .sum_dim(1)
+                .mean()
+                * 0.5;
+            (z, Some(kl))
+        }
+        None => (mean, None),
+    };
+    let logits = network.decode_logits(z);
     let per_entry = match kind {
         LossKind::Mse => (network.output().apply(logits) - target).square(),
         LossKind::Bce => bce_with_logits(logits, target),
     };
-    match mask {
+    let reconstruction = match mask {
         None => per_entry.mean(),
         Some(mask) => (per_entry * mask.clone()).sum() / mask.sum().clamp_min(1.0),
+    };
+    let total = match (&kl, beta) {
+        (Some(kl), Some(beta)) => reconstruction.clone() + kl.clone() * (beta / features as f64),
+        _ => reconstruction.clone(),
+    };
+    LossTerms {
+        total,
+        reconstruction,
+        kl,
     }
 }
 

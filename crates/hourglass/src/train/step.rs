@@ -8,7 +8,7 @@ use burn::optim::{
 };
 use burn::tensor::Device;
 
-use super::loss::{LossKind, reconstruction_loss};
+use super::loss::{LossKind, LossTerms, loss_terms};
 use super::{OptimizerKind, TrainOptions};
 use crate::data::SampleShape;
 use crate::device::{Backend, rows_tensor};
@@ -66,6 +66,25 @@ pub fn fill_missing(mut rows: Vec<f32>, fill: &[f32]) -> Vec<f32> {
     rows
 }
 
+/// A batch's losses, read back from the device.
+#[derive(Debug, Clone, Copy)]
+pub struct StepLoss {
+    pub total: f64,
+    pub reconstruction: f64,
+    pub kl: Option<f64>,
+}
+
+impl StepLoss {
+    pub fn read(terms: &LossTerms) -> Self {
+        let value = |t: &burn::tensor::Tensor<1>| t.clone().into_scalar::<f32>() as f64;
+        StepLoss {
+            total: value(&terms.total),
+            reconstruction: value(&terms.reconstruction),
+            kl: terms.kl.as_ref().map(value),
+        }
+    }
+}
+
 /// A network on an autodiff device with its optimizer.
 pub struct Stepper {
     /// Always `Some` between calls: the optimizer takes the network by value and returns it.
@@ -73,6 +92,7 @@ pub struct Stepper {
     pub(super) optimizer: ModuleOptimizer,
     learning_rate: f64,
     loss: LossKind,
+    beta: Option<f64>,
     features: usize,
     device: Device,
 }
@@ -92,13 +112,14 @@ impl Stepper {
             optimizer: build_optimizer(options),
             learning_rate: options.learning_rate,
             loss: options.loss,
+            beta: config.beta,
             features: input.features(),
             device,
         })
     }
 
-    /// One update on a batch; returns the batch's mean loss before the update.
-    pub fn step(&mut self, batch: Batch) -> f64 {
+    /// One update on a batch; returns the batch's losses before the update.
+    pub fn step(&mut self, batch: Batch) -> StepLoss {
         let Batch {
             input,
             target,
@@ -114,11 +135,11 @@ impl Stepper {
             None => x.clone(),
         };
         let mask = mask.map(|m| rows_tensor(m, self.features, &self.device));
-        let loss = reconstruction_loss(&network, x, target, mask, self.loss);
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        let grads = GradientsParams::from_grads(loss.backward(), &network);
+        let terms = loss_terms(&network, x, target, mask, self.loss, self.beta);
+        let values = StepLoss::read(&terms);
+        let grads = GradientsParams::from_grads(terms.total.backward(), &network);
         self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
-        value
+        values
     }
 
     pub fn network(&self) -> &Network {
