@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 use super::layers;
 use crate::data::SampleShape;
 
@@ -36,18 +36,14 @@ pub struct Conv2dNet {
 impl Conv2dNet {
     /// Builds the layers. Burn's default initialisers for convolutions match PyTorch's
     /// (Kaiming-uniform, a = √5, with PyTorch's fan-in for transposed convolutions).
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         input: SampleShape,
         channels: &[usize],
         kernel: usize,
-        latent: usize,
-        variational: bool,
-        activation: Activation,
-        output: OutputActivation,
-        dropout: f64,
+        config: &ModelConfig,
         device: &Device,
     ) -> Self {
+        let (latent, variational) = (config.latent, config.beta.is_some());
         let pad = kernel / 2;
         let mut sizes = vec![(input.height, input.width)];
         let mut encoder_convs = Vec::new();
@@ -91,11 +87,11 @@ impl Conv2dNet {
                 .init(device),
             decoder_latent: LinearConfig::new(latent, flat).init(device),
             decoder_convs,
-            dropout: DropoutConfig::new(dropout).init(),
+            dropout: DropoutConfig::new(config.dropout).init(),
             latent,
             variational,
-            activation,
-            output,
+            activation: config.activation,
+            output: config.output,
             input,
             bottleneck: [in_channels, bh, bw],
         }

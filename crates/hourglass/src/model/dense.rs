@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 use super::layers;
 
 #[derive(Module, Debug)]
@@ -26,16 +26,8 @@ pub struct DenseNet {
 impl DenseNet {
     /// Builds the layers. Burn's default initialisation for `Linear` is PyTorch's: weights
     /// Kaiming-uniform with a = √5 (bound 1/√fan_in), biases uniform ±1/√fan_in.
-    pub fn new(
-        input: usize,
-        hidden: &[usize],
-        latent: usize,
-        variational: bool,
-        activation: Activation,
-        output: OutputActivation,
-        dropout: f64,
-        device: &Device,
-    ) -> Self {
+    pub fn new(input: usize, hidden: &[usize], config: &ModelConfig, device: &Device) -> Self {
+        let (latent, variational) = (config.latent, config.beta.is_some());
         let mut sizes = vec![input];
         sizes.extend_from_slice(hidden);
         sizes.push(latent);
@@ -54,11 +46,11 @@ impl DenseNet {
         DenseNet {
             encoder,
             decoder,
-            dropout: DropoutConfig::new(dropout).init(),
+            dropout: DropoutConfig::new(config.dropout).init(),
             latent,
             variational,
-            activation,
-            output,
+            activation: config.activation,
+            output: config.output,
         }
     }
 

@@ -29,27 +29,12 @@ impl Network {
     /// resolved (see [`ModelConfig::resolve`]).
     pub fn new(config: &ModelConfig, input: SampleShape, device: &Device) -> Self {
         match &config.architecture {
-            Architecture::Dense { hidden } => Network::Dense(DenseNet::new(
-                input.features(),
-                hidden,
-                config.latent,
-                config.beta.is_some(),
-                config.activation,
-                config.output,
-                config.dropout,
-                device,
-            )),
-            Architecture::Conv2d { channels, kernel } => Network::Conv2d(Conv2dNet::new(
-                input,
-                channels,
-                *kernel,
-                config.latent,
-                config.beta.is_some(),
-                config.activation,
-                config.output,
-                config.dropout,
-                device,
-            )),
+            Architecture::Dense { hidden } => {
+                Network::Dense(DenseNet::new(input.features(), hidden, config, device))
+            }
+            Architecture::Conv2d { channels, kernel } => {
+                Network::Conv2d(Conv2dNet::new(input, channels, *kernel, config, device))
+            }
         }
     }
 
