@@ -533,6 +533,43 @@ fn pictures_of_training_and_of_the_latent_space() {
     );
 }
 
+#[test]
+fn an_overcomplete_model_trains_with_a_warning_unless_regularised() {
+    let dir = scratch("overcomplete");
+    let wine = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/wine/wine.csv");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&wine),
+            "--label-column",
+            "target",
+            "--latent",
+            "20",
+            "--hidden",
+            "32",
+            "--epochs",
+            "2",
+            "--out",
+        ];
+        let out_path = dir.join("m.safetensors");
+        args.push(s(&out_path));
+        args.extend_from_slice(extra);
+        let out = hourglass(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        train(&[])
+            .contains("warning: the latent size 20 is not smaller than the input (13 values)")
+    );
+    assert!(!train(&["--noise", "masking:0.3"]).contains("warning"));
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

@@ -147,6 +147,9 @@ pub fn run(args: Args) -> Result<()> {
         ),
         progress: std::io::stderr().is_terminal(),
     };
+    for warning in train::warnings(&config, data.shape, &options) {
+        eprintln!("warning: {warning}");
+    }
     let model = train::train(&data, &config, &options, &settings)?;
     model.save(&args.out)?;
     let summary = &model.summary;

@@ -79,3 +79,24 @@ pub struct RunSettings {
     /// Draw a progress bar (the CLI turns it off when stderr is not a terminal).
     pub progress: bool,
 }
+
+/// Advice about a training setup that is allowed but probably not what the user wants.
+pub fn warnings(
+    config: &crate::model::ModelConfig,
+    input: crate::data::SampleShape,
+    options: &TrainOptions,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    // An overcomplete code can copy its input and learn nothing; corruption (or, later, a
+    // sparsity or contractive penalty) is what stops it.
+    if config.latent >= input.features() && options.noise.is_none() && config.beta.is_none() {
+        warnings.push(format!(
+            "the latent size {} is not smaller than the input ({} values): an overcomplete \
+             autoencoder can learn to copy its input; add --noise (denoising) or --beta (variational) \
+             to make it learn structure",
+            config.latent,
+            input.features()
+        ));
+    }
+    warnings
+}
