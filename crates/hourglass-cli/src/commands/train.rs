@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hourglass::data::Split;
 use hourglass::data::noise::Noise;
-use hourglass::model::{Architecture, ModelConfig};
+use hourglass::model::{Architecture, ModelConfig, Sparsity};
 use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, TrainOptions};
 
 use super::{DataArgs, DeviceArgs};
@@ -22,6 +22,10 @@ pub struct Args {
     /// variational autoencoder, for sampling new data; --beta makes any of them variational).
     #[arg(long, value_parser = ["dense", "conv2d", "vae"], default_value = "dense")]
     pub model: String,
+    /// A sparse autoencoder: l1:LAMBDA penalises the latent code's L1 norm (ReLU code, exact
+    /// zeros), kl:RHO:BETA pushes each latent unit's mean activation to RHO (sigmoid code).
+    #[arg(long)]
+    pub sparsity: Option<Sparsity>,
     /// Variational with this KL weight: 1 is a VAE, above 1 a β-VAE (smoother, more disentangled
     /// latent space at some cost in reconstruction).
     #[arg(long)]
@@ -42,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub dropout: Option<f64>,
     /// A model config file (TOML or JSON) instead of the flags above.
-    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta"])]
+    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta", "sparsity"])]
     pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -212,6 +216,7 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
     if let Some(p) = args.dropout {
         config.dropout = p;
     }
+    config.sparsity = args.sparsity;
     if args.model == "vae" || args.beta.is_some() {
         config = config.variational(args.beta.unwrap_or(1.0));
     }

@@ -70,6 +70,55 @@ pub struct ModelConfig {
     /// the plain VAE, other values a β-VAE. `None`: a deterministic autoencoder.
     #[serde(default)]
     pub beta: Option<f64>,
+    /// A sparse autoencoder: a penalty on the latent activations (see [`Sparsity`]).
+    #[serde(default)]
+    pub sparsity: Option<Sparsity>,
+}
+
+/// Sparsity penalties on the latent code. Each turns the latent layer into an activation whose
+/// values the penalty can push down: ReLU for L1 (exact zeros), sigmoid for the KL target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Sparsity {
+    /// λ × the L1 norm of each code.
+    L1 { lambda: f64 },
+    /// β × Σ KL(ρ ‖ ρ̂ⱼ), ρ̂ⱼ the mean activation of latent unit j over a batch: units on only a
+    /// fraction ρ of the time.
+    Kl { rho: f64, beta: f64 },
+}
+
+impl std::str::FromStr for Sparsity {
+    type Err = Error;
+    /// `l1:LAMBDA` or `kl:RHO:BETA`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::invalid(format!("sparsity {s:?}: give l1:LAMBDA or kl:RHO:BETA"));
+        let parts: Vec<&str> = s.split(':').collect();
+        let number =
+            |i: usize| -> Result<f64> { parts.get(i).and_then(|p| p.parse().ok()).ok_or_else(bad) };
+        let sparsity = match (parts[0], parts.len()) {
+            ("l1", 2) => Sparsity::L1 { lambda: number(1)? },
+            ("kl", 3) => Sparsity::Kl {
+                rho: number(1)?,
+                beta: number(2)?,
+            },
+            _ => return Err(bad()),
+        };
+        let ok = match sparsity {
+            Sparsity::L1 { lambda } => lambda >= 0.0,
+            Sparsity::Kl { rho, beta } => rho > 0.0 && rho < 1.0 && beta >= 0.0,
+        };
+        if ok { Ok(sparsity) } else { Err(bad()) }
+    }
+}
+
+impl Sparsity {
+    /// The activation the latent layer gets.
+    pub fn code_activation(self) -> Activation {
+        match self {
+            Sparsity::L1 { .. } => Activation::Relu,
+            Sparsity::Kl { .. } => Activation::Sigmoid,
+        }
+    }
 }
 
 fn default_dense_hidden() -> Vec<usize> {
@@ -97,6 +146,7 @@ impl ModelConfig {
             output: OutputActivation::Auto,
             dropout: 0.0,
             beta: None,
+            sparsity: None,
         }
     }
 
@@ -174,6 +224,11 @@ impl ModelConfig {
             return Err(Error::invalid(format!(
                 "beta must be a non-negative number, not {beta}"
             )));
+        }
+        if self.beta.is_some() && self.sparsity.is_some() {
+            return Err(Error::invalid(
+                "a model is either variational (--beta) or sparse (--sparsity), not both",
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(format!(

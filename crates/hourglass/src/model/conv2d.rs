@@ -23,6 +23,8 @@ pub struct Conv2dNet {
     #[module(skip)]
     variational: bool,
     #[module(skip)]
+    code_activation: Option<Activation>,
+    #[module(skip)]
     activation: Activation,
     #[module(skip)]
     output: OutputActivation,
@@ -90,6 +92,7 @@ impl Conv2dNet {
             dropout: DropoutConfig::new(config.dropout).init(),
             latent,
             variational,
+            code_activation: config.sparsity.map(|s| s.code_activation()),
             activation: config.activation,
             output: config.output,
             input,
@@ -106,7 +109,7 @@ impl Conv2dNet {
             x = layers::hidden(conv.forward(x), self.activation, &self.dropout);
         }
         let raw = self.encoder_latent.forward(x.flatten(1, 3));
-        layers::split_code(raw, self.latent, self.variational)
+        layers::split_code(raw, self.latent, self.variational, self.code_activation)
     }
 
     /// The decoder's last pre-activations, flattened to rows.

@@ -18,6 +18,8 @@ pub struct DenseNet {
     #[module(skip)]
     variational: bool,
     #[module(skip)]
+    code_activation: Option<Activation>,
+    #[module(skip)]
     activation: Activation,
     #[module(skip)]
     output: OutputActivation,
@@ -49,6 +51,7 @@ impl DenseNet {
             dropout: DropoutConfig::new(config.dropout).init(),
             latent,
             variational,
+            code_activation: config.sparsity.map(|s| s.code_activation()),
             activation: config.activation,
             output: config.output,
         }
@@ -56,7 +59,12 @@ impl DenseNet {
 
     /// The code (mean) and, for a variational model, the log-variance.
     pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
-        layers::split_code(self.run(&self.encoder, x), self.latent, self.variational)
+        layers::split_code(
+            self.run(&self.encoder, x),
+            self.latent,
+            self.variational,
+            self.code_activation,
+        )
     }
 
     /// The decoder's last pre-activations (logits for a sigmoid output).

@@ -39,14 +39,19 @@ pub fn hidden<const D: usize>(
 }
 
 /// Splits an encoder's output into the code (the mean, for a variational model) and, for a
-/// variational model, the log-variance.
+/// variational model, the log-variance. A sparse model's code goes through its activation.
 pub fn split_code(
     raw: Tensor<2>,
     latent: usize,
     variational: bool,
+    code_activation: Option<Activation>,
 ) -> (Tensor<2>, Option<Tensor<2>>) {
     if !variational {
-        return (raw, None);
+        let code = match code_activation {
+            Some(activation) => activation.apply(raw),
+            None => raw,
+        };
+        return (code, None);
     }
     let [batch, _] = raw.dims();
     let mean = raw.clone().slice([0..batch, 0..latent]);

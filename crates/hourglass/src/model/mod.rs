@@ -9,7 +9,7 @@ mod layers;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-pub use config::{Activation, Architecture, ModelConfig, OutputActivation};
+pub use config::{Activation, Architecture, ModelConfig, OutputActivation, Sparsity};
 pub use conv2d::Conv2dNet;
 pub use dense::DenseNet;
 

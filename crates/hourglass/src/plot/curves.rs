@@ -53,6 +53,11 @@ pub fn save_loss_curves(path: &Path, records: &[EpochRecord], title: &str) -> Re
     for (what, key, axis) in [
         ("reconstruction", "reconstruction", "reconstruction loss"),
         ("KL", "kl", "KL divergence (nats per sample)"),
+        (
+            "sparsity penalty",
+            "sparsity",
+            "sparsity penalty (per sample)",
+        ),
     ] {
         let series = pair(what, key);
         if !series.is_empty() {

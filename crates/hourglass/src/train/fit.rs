@@ -222,21 +222,19 @@ pub fn fit(
                 &val_batch,
                 features,
                 options.loss,
-                config.beta,
+                config,
                 &plain,
             )
         });
         let train = sums.mean();
         let mut terms = std::collections::BTreeMap::new();
         for (prefix, loss) in [("train", Some(train)), ("val", val)] {
-            if let Some(StepLoss {
-                reconstruction,
-                kl: Some(kl),
-                ..
-            }) = loss
-            {
-                terms.insert(format!("{prefix}_reconstruction"), reconstruction);
-                terms.insert(format!("{prefix}_kl"), kl);
+            let Some(loss) = loss else { continue };
+            for (name, value) in [("kl", loss.kl), ("sparsity", loss.sparsity)] {
+                if let Some(value) = value {
+                    terms.insert(format!("{prefix}_reconstruction"), loss.reconstruction);
+                    terms.insert(format!("{prefix}_{name}"), value);
+                }
             }
         }
         let val_loss = val.map(|v| v.total);
@@ -339,6 +337,7 @@ struct LossSums {
     total: f64,
     reconstruction: f64,
     kl: Option<f64>,
+    sparsity: Option<f64>,
     weight: f64,
 }
 
@@ -346,8 +345,10 @@ impl LossSums {
     fn add(&mut self, loss: &StepLoss, weight: f64) {
         self.total += loss.total * weight;
         self.reconstruction += loss.reconstruction * weight;
-        if let Some(kl) = loss.kl {
-            *self.kl.get_or_insert(0.0) += kl * weight;
+        for (sum, value) in [(&mut self.kl, loss.kl), (&mut self.sparsity, loss.sparsity)] {
+            if let Some(value) = value {
+                *sum.get_or_insert(0.0) += value * weight;
+            }
         }
         self.weight += weight;
     }
@@ -358,6 +359,7 @@ impl LossSums {
             total: self.total / w,
             reconstruction: self.reconstruction / w,
             kl: self.kl.map(|kl| kl / w),
+            sparsity: self.sparsity.map(|s| s / w),
         }
     }
 }
@@ -368,7 +370,7 @@ fn evaluate_loss(
     batch: &Batch,
     features: usize,
     kind: loss::LossKind,
-    beta: Option<f64>,
+    config: &ModelConfig,
     device: &Device,
 ) -> StepLoss {
     let size = 1024 * features;
@@ -389,7 +391,7 @@ fn evaluate_loss(
         // Weight each chunk by the entries its loss averages over.
         let entries = mask.map_or(input.len() as f64, |m| m.iter().sum::<f32>() as f64);
         let mask = mask.map(|m| rows_tensor(m.to_vec(), features, device));
-        let terms = loss_terms(network, x, y, mask, kind, beta);
+        let terms = loss_terms(network, x, y, mask, kind, config);
         sums.add(&StepLoss::read(&terms), entries);
     }
     sums.mean()

@@ -4,7 +4,7 @@
 use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Network, OutputActivation};
+use crate::model::{ModelConfig, Network, OutputActivation, Sparsity};
 
 /// The reconstruction loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -25,6 +25,9 @@ pub struct LossTerms {
     pub reconstruction: Tensor<1>,
     /// For a variational model: mean KL divergence per sample from N(0, I).
     pub kl: Option<Tensor<1>>,
+    /// For a sparse model: the penalty per sample before its weight (the code's L1 norm, or
+    /// Σ KL(ρ ‖ ρ̂ⱼ)).
+    pub sparsity: Option<Tensor<1>>,
 }
 
 /// The loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
@@ -32,14 +35,15 @@ pub struct LossTerms {
 /// (1 = observed, 0 = missing), only observed entries count. A variational network decodes a
 /// sample z = μ + σ·ε and adds `beta` × its KL divergence; the KL (summed over latent
 /// dimensions) is divided by the number of values per sample, so that with β = 1 the total is the
-/// negative ELBO per value for a Gaussian (MSE) or Bernoulli (BCE) decoder.
+/// negative ELBO per value for a Gaussian (MSE) or Bernoulli (BCE) decoder. A sparsity penalty, a
+/// per-sample quantity too, is weighted and divided the same way.
 pub fn loss_terms(
     network: &Network,
     input: Tensor<2>,
     target: Tensor<2>,
     mask: Option<Tensor<2>>,
     kind: LossKind,
-    beta: Option<f64>,
+    config: &ModelConfig,
 ) -> LossTerms {
     let [_, features] = target.dims();
     let (mean, log_var) = network.encode_distribution(input);
@@ -55,6 +59,17 @@ pub fn loss_terms(
         }
         None => (mean, None),
     };
+    let (sparsity, weight) = match config.sparsity {
+        Some(Sparsity::L1 { lambda }) => (Some(z.clone().abs().sum_dim(1).mean()), lambda),
+        Some(Sparsity::Kl { rho, beta }) => {
+            // ρ̂ⱼ clamped away from 0 and 1, where the divergence is infinite.
+            let rho_hat = z.clone().mean_dim(0).clamp(1e-6, 1.0 - 1e-6);
+            let kl = (rho_hat.clone().recip() * rho).log() * rho
+                + ((rho_hat.neg() + 1.0).recip() * (1.0 - rho)).log() * (1.0 - rho);
+            (Some(kl.sum()), beta)
+        }
+        None => (None, 0.0),
+    };
     let logits = network.decode_logits(z);
     let per_entry = match kind {
         LossKind::Mse => (network.output().apply(logits) - target).square(),
@@ -64,14 +79,18 @@ pub fn loss_terms(
         None => per_entry.mean(),
         Some(mask) => (per_entry * mask.clone()).sum() / mask.sum().clamp_min(1.0),
     };
-    let total = match (&kl, beta) {
-        (Some(kl), Some(beta)) => reconstruction.clone() + kl.clone() * (beta / features as f64),
-        _ => reconstruction.clone(),
-    };
+    let mut total = reconstruction.clone();
+    if let (Some(kl), Some(beta)) = (&kl, config.beta) {
+        total = total + kl.clone() * (beta / features as f64);
+    }
+    if let Some(penalty) = &sparsity {
+        total = total + penalty.clone() * (weight / features as f64);
+    }
     LossTerms {
         total,
         reconstruction,
         kl,
+        sparsity,
     }
 }
 

@@ -87,13 +87,14 @@ pub fn warnings(
     options: &TrainOptions,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    // An overcomplete code can copy its input and learn nothing; corruption (or, later, a
-    // sparsity or contractive penalty) is what stops it.
-    if config.latent >= input.features() && options.noise.is_none() && config.beta.is_none() {
+    // An overcomplete code can copy its input and learn nothing; corruption, a sparsity penalty or
+    // a variational bottleneck is what stops it.
+    let regularised = options.noise.is_some() || config.beta.is_some() || config.sparsity.is_some();
+    if config.latent >= input.features() && !regularised {
         warnings.push(format!(
             "the latent size {} is not smaller than the input ({} values): an overcomplete \
-             autoencoder can learn to copy its input; add --noise (denoising) or --beta (variational) \
-             to make it learn structure",
+             autoencoder can learn to copy its input; add --noise (denoising), --sparsity or --beta \
+             (variational) to make it learn structure",
             config.latent,
             input.features()
         ));

@@ -72,6 +72,7 @@ pub struct StepLoss {
     pub total: f64,
     pub reconstruction: f64,
     pub kl: Option<f64>,
+    pub sparsity: Option<f64>,
 }
 
 impl StepLoss {
@@ -81,6 +82,7 @@ impl StepLoss {
             total: value(&terms.total),
             reconstruction: value(&terms.reconstruction),
             kl: terms.kl.as_ref().map(value),
+            sparsity: terms.sparsity.as_ref().map(value),
         }
     }
 }
@@ -92,7 +94,7 @@ pub struct Stepper {
     pub(super) optimizer: ModuleOptimizer,
     learning_rate: f64,
     loss: LossKind,
-    beta: Option<f64>,
+    config: ModelConfig,
     features: usize,
     device: Device,
 }
@@ -112,7 +114,7 @@ impl Stepper {
             optimizer: build_optimizer(options),
             learning_rate: options.learning_rate,
             loss: options.loss,
-            beta: config.beta,
+            config: config.clone(),
             features: input.features(),
             device,
         })
@@ -135,7 +137,7 @@ impl Stepper {
             None => x.clone(),
         };
         let mask = mask.map(|m| rows_tensor(m, self.features, &self.device));
-        let terms = loss_terms(&network, x, target, mask, self.loss, self.beta);
+        let terms = loss_terms(&network, x, target, mask, self.loss, &self.config);
         let values = StepLoss::read(&terms);
         let grads = GradientsParams::from_grads(terms.total.backward(), &network);
         self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
