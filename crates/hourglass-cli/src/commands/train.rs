@@ -26,6 +26,10 @@ pub struct Args {
     /// zeros), kl:RHO:BETA pushes each latent unit's mean activation to RHO (sigmoid code).
     #[arg(long)]
     pub sparsity: Option<Sparsity>,
+    /// A contractive autoencoder: LAMBDA × the encoder Jacobian's squared Frobenius norm (estimated
+    /// by finite differences), for codes that change little off the data.
+    #[arg(long)]
+    pub contractive: Option<f64>,
     /// Variational with this KL weight: 1 is a VAE, above 1 a β-VAE (smoother, more disentangled
     /// latent space at some cost in reconstruction).
     #[arg(long)]
@@ -46,7 +50,7 @@ pub struct Args {
     #[arg(long)]
     pub dropout: Option<f64>,
     /// A model config file (TOML or JSON) instead of the flags above.
-    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta", "sparsity"])]
+    #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta", "sparsity", "contractive"])]
     pub config: Option<PathBuf>,
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -217,6 +221,7 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
         config.dropout = p;
     }
     config.sparsity = args.sparsity;
+    config.contractive = args.contractive;
     if args.model == "vae" || args.beta.is_some() {
         config = config.variational(args.beta.unwrap_or(1.0));
     }

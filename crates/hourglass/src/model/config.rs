@@ -73,6 +73,10 @@ pub struct ModelConfig {
     /// A sparse autoencoder: a penalty on the latent activations (see [`Sparsity`]).
     #[serde(default)]
     pub sparsity: Option<Sparsity>,
+    /// A contractive autoencoder: λ × the squared Frobenius norm of the encoder's Jacobian,
+    /// which makes the code change little when the input moves off the data.
+    #[serde(default)]
+    pub contractive: Option<f64>,
 }
 
 /// Sparsity penalties on the latent code. Each turns the latent layer into an activation whose
@@ -147,6 +151,7 @@ impl ModelConfig {
             dropout: 0.0,
             beta: None,
             sparsity: None,
+            contractive: None,
         }
     }
 
@@ -229,6 +234,13 @@ impl ModelConfig {
             return Err(Error::invalid(
                 "a model is either variational (--beta) or sparse (--sparsity), not both",
             ));
+        }
+        if let Some(lambda) = self.contractive
+            && !(lambda >= 0.0 && lambda.is_finite())
+        {
+            return Err(Error::invalid(format!(
+                "the contractive weight must be a non-negative number, not {lambda}"
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::invalid(format!(

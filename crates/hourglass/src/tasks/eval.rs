@@ -35,3 +35,31 @@ pub fn evaluate(model: &TrainedModel, data: &Dataset, device: &Device) -> EvalRe
         baselines_fit_on: "the model's training split",
     }
 }
+
+/// The encoder's mean squared Frobenius norm ‖J‖²_F over samples (scaled rows), estimated with
+/// `probes` random directions per sample (see `train::loss::jacobian_norm_estimate`): how much
+/// the code moves when the input moves. What a contractive penalty makes small.
+pub fn encoder_jacobian_norm(
+    model: &TrainedModel,
+    values: &[f32],
+    probes: usize,
+    device: &Device,
+) -> f64 {
+    let d = model.input.features();
+    let mut total = 0.0f64;
+    let mut batches = 0usize;
+    for chunk in values.chunks(1024 * d) {
+        let x = crate::device::rows_tensor(chunk.to_vec(), d, device);
+        let codes = model.network.encode(x.clone());
+        for _ in 0..probes {
+            let estimate = crate::train::loss::jacobian_norm_estimate(
+                &model.network,
+                x.clone(),
+                codes.clone(),
+            );
+            total += estimate.into_scalar::<f32>() as f64;
+            batches += 1;
+        }
+    }
+    total / batches.max(1) as f64
+}

@@ -230,7 +230,12 @@ pub fn fit(
         let mut terms = std::collections::BTreeMap::new();
         for (prefix, loss) in [("train", Some(train)), ("val", val)] {
             let Some(loss) = loss else { continue };
-            for (name, value) in [("kl", loss.kl), ("sparsity", loss.sparsity)] {
+            let parts = [
+                ("kl", loss.kl),
+                ("sparsity", loss.sparsity),
+                ("contractive", loss.contractive),
+            ];
+            for (name, value) in parts {
                 if let Some(value) = value {
                     terms.insert(format!("{prefix}_reconstruction"), loss.reconstruction);
                     terms.insert(format!("{prefix}_{name}"), value);
@@ -338,6 +343,7 @@ struct LossSums {
     reconstruction: f64,
     kl: Option<f64>,
     sparsity: Option<f64>,
+    contractive: Option<f64>,
     weight: f64,
 }
 
@@ -345,7 +351,12 @@ impl LossSums {
     fn add(&mut self, loss: &StepLoss, weight: f64) {
         self.total += loss.total * weight;
         self.reconstruction += loss.reconstruction * weight;
-        for (sum, value) in [(&mut self.kl, loss.kl), (&mut self.sparsity, loss.sparsity)] {
+        let parts = [
+            (&mut self.kl, loss.kl),
+            (&mut self.sparsity, loss.sparsity),
+            (&mut self.contractive, loss.contractive),
+        ];
+        for (sum, value) in parts {
             if let Some(value) = value {
                 *sum.get_or_insert(0.0) += value * weight;
             }
@@ -360,6 +371,7 @@ impl LossSums {
             reconstruction: self.reconstruction / w,
             kl: self.kl.map(|kl| kl / w),
             sparsity: self.sparsity.map(|s| s / w),
+            contractive: self.contractive.map(|c| c / w),
         }
     }
 }

@@ -28,6 +28,21 @@ pub struct LossTerms {
     /// For a sparse model: the penalty per sample before its weight (the code's L1 norm, or
     /// Σ KL(ρ ‖ ρ̂ⱼ)).
     pub sparsity: Option<Tensor<1>>,
+    /// For a contractive model: the estimated squared Frobenius norm of the encoder's Jacobian,
+    /// mean per sample.
+    pub contractive: Option<Tensor<1>>,
+}
+
+/// Step of the finite difference that estimates the Jacobian (in scaled input units).
+pub const JACOBIAN_PROBE: f64 = 0.01;
+
+/// An unbiased estimate of ‖J‖²_F per sample at `input`, differentiable: for ε ~ N(0, I),
+/// E‖J ε‖² = ‖J‖²_F, and J ε ≈ (f(x + hε) − f(x)) / h. One probe per sample and step, which
+/// training averages over; `codes` is f(x).
+pub fn jacobian_norm_estimate(network: &Network, input: Tensor<2>, codes: Tensor<2>) -> Tensor<1> {
+    let probe = input.random_like(Distribution::Normal(0.0, 1.0)) * JACOBIAN_PROBE;
+    let moved = network.encode(input + probe);
+    (moved - codes).square().sum_dim(1).mean() / (JACOBIAN_PROBE * JACOBIAN_PROBE)
 }
 
 /// The loss of reconstructing `target` from `input` (batches of scaled rows; the same tensor for
@@ -46,7 +61,10 @@ pub fn loss_terms(
     config: &ModelConfig,
 ) -> LossTerms {
     let [_, features] = target.dims();
-    let (mean, log_var) = network.encode_distribution(input);
+    let (mean, log_var) = network.encode_distribution(input.clone());
+    let contractive = config
+        .contractive
+        .map(|_| jacobian_norm_estimate(network, input, mean.clone()));
     let (z, kl) = match log_var {
         Some(log_var) => {
             let noise = mean.random_like(Distribution::Normal(0.0, 1.0));
@@ -86,11 +104,15 @@ pub fn loss_terms(
     if let Some(penalty) = &sparsity {
         total = total + penalty.clone() * (weight / features as f64);
     }
+    if let (Some(penalty), Some(lambda)) = (&contractive, config.contractive) {
+        total = total + penalty.clone() * (lambda / features as f64);
+    }
     LossTerms {
         total,
         reconstruction,
         kl,
         sparsity,
+        contractive,
     }
 }
 

@@ -89,12 +89,15 @@ pub fn warnings(
     let mut warnings = Vec::new();
     // An overcomplete code can copy its input and learn nothing; corruption, a sparsity penalty or
     // a variational bottleneck is what stops it.
-    let regularised = options.noise.is_some() || config.beta.is_some() || config.sparsity.is_some();
+    let regularised = options.noise.is_some()
+        || config.beta.is_some()
+        || config.sparsity.is_some()
+        || config.contractive.is_some();
     if config.latent >= input.features() && !regularised {
         warnings.push(format!(
             "the latent size {} is not smaller than the input ({} values): an overcomplete \
-             autoencoder can learn to copy its input; add --noise (denoising), --sparsity or --beta \
-             (variational) to make it learn structure",
+             autoencoder can learn to copy its input; add --noise (denoising), --sparsity, --contractive \
+             or --beta (variational) to make it learn structure",
             config.latent,
             input.features()
         ));

@@ -73,6 +73,7 @@ pub struct StepLoss {
     pub reconstruction: f64,
     pub kl: Option<f64>,
     pub sparsity: Option<f64>,
+    pub contractive: Option<f64>,
 }
 
 impl StepLoss {
@@ -83,6 +84,7 @@ impl StepLoss {
             reconstruction: value(&terms.reconstruction),
             kl: terms.kl.as_ref().map(value),
             sparsity: terms.sparsity.as_ref().map(value),
+            contractive: terms.contractive.as_ref().map(value),
         }
     }
 }
