@@ -161,15 +161,6 @@ impl ModelConfig {
         self
     }
 
-    /// Values the encoder's last layer gives per sample: the code, or mean and log-variance.
-    pub fn code_width(&self) -> usize {
-        if self.beta.is_some() {
-            2 * self.latent
-        } else {
-            self.latent
-        }
-    }
-
     /// The benchmark convolutional model: Conv(1→32, k3, s2)-Conv(32→64, k3, s2)-Linear to the
     /// latent, mirrored with transposed convolutions.
     pub fn conv2d(latent: usize) -> Self {

@@ -7,8 +7,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, ModelConfig, OutputActivation};
-use super::layers;
+use super::config::{ModelConfig, OutputActivation};
+use super::layers::{self, Head};
 use crate::data::SampleShape;
 
 #[derive(Module, Debug)]
@@ -19,15 +19,7 @@ pub struct Conv2dNet {
     pub decoder_convs: Vec<ConvTranspose2d>,
     dropout: Dropout,
     #[module(skip)]
-    latent: usize,
-    #[module(skip)]
-    variational: bool,
-    #[module(skip)]
-    code_activation: Option<Activation>,
-    #[module(skip)]
-    activation: Activation,
-    #[module(skip)]
-    output: OutputActivation,
+    head: Head,
     #[module(skip)]
     input: SampleShape,
     /// Channels, height, width of the last feature map (the decoder's first).
@@ -45,7 +37,8 @@ impl Conv2dNet {
         config: &ModelConfig,
         device: &Device,
     ) -> Self {
-        let (latent, variational) = (config.latent, config.beta.is_some());
+        let head = Head::new(config);
+        let latent = head.latent;
         let pad = kernel / 2;
         let mut sizes = vec![(input.height, input.width)];
         let mut encoder_convs = Vec::new();
@@ -85,16 +78,11 @@ impl Conv2dNet {
 
         Conv2dNet {
             encoder_convs,
-            encoder_latent: LinearConfig::new(flat, if variational { 2 * latent } else { latent })
-                .init(device),
+            encoder_latent: LinearConfig::new(flat, head.code_width()).init(device),
             decoder_latent: LinearConfig::new(latent, flat).init(device),
             decoder_convs,
             dropout: DropoutConfig::new(config.dropout).init(),
-            latent,
-            variational,
-            code_activation: config.sparsity.map(|s| s.code_activation()),
-            activation: config.activation,
-            output: config.output,
+            head,
             input,
             bottleneck: [in_channels, bh, bw],
         }
@@ -106,10 +94,10 @@ impl Conv2dNet {
         let s = self.input;
         let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
         for conv in &self.encoder_convs {
-            x = layers::hidden(conv.forward(x), self.activation, &self.dropout);
+            x = layers::hidden(conv.forward(x), self.head.activation, &self.dropout);
         }
         let raw = self.encoder_latent.forward(x.flatten(1, 3));
-        layers::split_code(raw, self.latent, self.variational, self.code_activation)
+        self.head.split_code(raw)
     }
 
     /// The decoder's last pre-activations, flattened to rows.
@@ -118,18 +106,18 @@ impl Conv2dNet {
         let [c, h, w] = self.bottleneck;
         let x = self.decoder_latent.forward(z);
         let mut x: Tensor<4> =
-            layers::hidden(x, self.activation, &self.dropout).reshape([batch, c, h, w]);
+            layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
             x = conv.forward(x);
             if i < last {
-                x = layers::hidden(x, self.activation, &self.dropout);
+                x = layers::hidden(x, self.head.activation, &self.dropout);
             }
         }
         x.flatten(1, 3)
     }
 
     pub fn output(&self) -> OutputActivation {
-        self.output
+        self.head.output
     }
 }

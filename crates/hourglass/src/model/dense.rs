@@ -1,12 +1,12 @@
-//! The dense autoencoder: input → hidden… → latent → hidden reversed… → input. The latent layer
-//! is linear; every hidden layer has the activation (and dropout, if set).
+//! The dense autoencoder: input → hidden… → latent → hidden reversed… → input. Every hidden layer
+//! has the activation (and dropout, if set); the latent layer is linear unless the model is sparse.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, ModelConfig, OutputActivation};
-use super::layers;
+use super::config::{ModelConfig, OutputActivation};
+use super::layers::{self, Head};
 
 #[derive(Module, Debug)]
 pub struct DenseNet {
@@ -14,22 +14,15 @@ pub struct DenseNet {
     pub decoder: Vec<Linear>,
     dropout: Dropout,
     #[module(skip)]
-    latent: usize,
-    #[module(skip)]
-    variational: bool,
-    #[module(skip)]
-    code_activation: Option<Activation>,
-    #[module(skip)]
-    activation: Activation,
-    #[module(skip)]
-    output: OutputActivation,
+    head: Head,
 }
 
 impl DenseNet {
     /// Builds the layers. Burn's default initialisation for `Linear` is PyTorch's: weights
     /// Kaiming-uniform with a = √5 (bound 1/√fan_in), biases uniform ±1/√fan_in.
     pub fn new(input: usize, hidden: &[usize], config: &ModelConfig, device: &Device) -> Self {
-        let (latent, variational) = (config.latent, config.beta.is_some());
+        let head = Head::new(config);
+        let latent = head.latent;
         let mut sizes = vec![input];
         sizes.extend_from_slice(hidden);
         sizes.push(latent);
@@ -41,7 +34,7 @@ impl DenseNet {
         };
         // A variational encoder ends in a mean and a log-variance per latent dimension.
         let mut encoder_sizes = sizes.clone();
-        *encoder_sizes.last_mut().unwrap() = if variational { 2 * latent } else { latent };
+        *encoder_sizes.last_mut().unwrap() = head.code_width();
         let encoder = stack(&encoder_sizes);
         sizes.reverse();
         let decoder = stack(&sizes);
@@ -49,22 +42,13 @@ impl DenseNet {
             encoder,
             decoder,
             dropout: DropoutConfig::new(config.dropout).init(),
-            latent,
-            variational,
-            code_activation: config.sparsity.map(|s| s.code_activation()),
-            activation: config.activation,
-            output: config.output,
+            head,
         }
     }
 
     /// The code (mean) and, for a variational model, the log-variance.
     pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
-        layers::split_code(
-            self.run(&self.encoder, x),
-            self.latent,
-            self.variational,
-            self.code_activation,
-        )
+        self.head.split_code(self.run(&self.encoder, x))
     }
 
     /// The decoder's last pre-activations (logits for a sigmoid output).
@@ -73,7 +57,7 @@ impl DenseNet {
     }
 
     pub fn output(&self) -> OutputActivation {
-        self.output
+        self.head.output
     }
 
     /// Applies a stack of layers with the activation between them, none after the last.
@@ -82,7 +66,7 @@ impl DenseNet {
         for (i, layer) in layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
-                x = layers::hidden(x, self.activation, &self.dropout);
+                x = layers::hidden(x, self.head.activation, &self.dropout);
             }
         }
         x

@@ -4,7 +4,7 @@
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, activation};
 
-use super::config::{Activation, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 
 impl Activation {
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
@@ -38,23 +38,52 @@ pub fn hidden<const D: usize>(
     dropout.forward(activation.apply(x))
 }
 
-/// Splits an encoder's output into the code (the mean, for a variational model) and, for a
-/// variational model, the log-variance. A sparse model's code goes through its activation.
-pub fn split_code(
-    raw: Tensor<2>,
-    latent: usize,
-    variational: bool,
-    code_activation: Option<Activation>,
-) -> (Tensor<2>, Option<Tensor<2>>) {
-    if !variational {
-        let code = match code_activation {
-            Some(activation) => activation.apply(raw),
-            None => raw,
-        };
-        return (code, None);
+/// What both architectures do the same way around their layers, fixed by the model config: the
+/// latent size, whether the code is variational or passes through an activation, the hidden and
+/// output activations.
+#[derive(Debug, Clone, Copy)]
+pub struct Head {
+    pub latent: usize,
+    pub variational: bool,
+    /// A sparse model's code activation.
+    pub code_activation: Option<Activation>,
+    pub activation: Activation,
+    pub output: OutputActivation,
+}
+
+impl Head {
+    pub fn new(config: &ModelConfig) -> Self {
+        Head {
+            latent: config.latent,
+            variational: config.beta.is_some(),
+            code_activation: config.sparsity.map(|s| s.code_activation()),
+            activation: config.activation,
+            output: config.output,
+        }
     }
-    let [batch, _] = raw.dims();
-    let mean = raw.clone().slice([0..batch, 0..latent]);
-    let log_var = raw.slice([0..batch, latent..2 * latent]);
-    (mean, Some(log_var))
+
+    /// Values the encoder's last layer gives per sample: the code, or mean and log-variance.
+    pub fn code_width(&self) -> usize {
+        if self.variational {
+            2 * self.latent
+        } else {
+            self.latent
+        }
+    }
+
+    /// Splits an encoder's output into the code (the mean, for a variational model) and, for a
+    /// variational model, the log-variance. A sparse model's code goes through its activation.
+    pub fn split_code(&self, raw: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+        if !self.variational {
+            let code = match self.code_activation {
+                Some(activation) => activation.apply(raw),
+                None => raw,
+            };
+            return (code, None);
+        }
+        let [batch, _] = raw.dims();
+        let mean = raw.clone().slice([0..batch, 0..self.latent]);
+        let log_var = raw.slice([0..batch, self.latent..2 * self.latent]);
+        (mean, Some(log_var))
+    }
 }
