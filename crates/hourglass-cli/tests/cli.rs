@@ -570,6 +570,61 @@ fn an_overcomplete_model_trains_with_a_warning_unless_regularised() {
     assert!(!train(&["--noise", "masking:0.3"]).contains("warning"));
 }
 
+#[test]
+fn conv1d_trains_on_a_csv_series_and_scores_its_windows() {
+    let dir = scratch("conv1d");
+    let series = dir.join("series.csv");
+    let mut text = String::from("load,temperature\n");
+    for t in 0..1000 {
+        let phase = t as f32 * std::f32::consts::TAU / 48.0;
+        text.push_str(&format!("{},{}\n", phase.sin(), 0.5 * phase.cos()));
+    }
+    std::fs::write(&series, text).unwrap();
+    let model = dir.join("c1.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&series),
+        "--model",
+        "conv1d",
+        "--window",
+        "32",
+        "--stride",
+        "8",
+        "--latent",
+        "4",
+        "--epochs",
+        "3",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scores = dir.join("scores.csv");
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&series),
+        "--out",
+        s(&scores),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (1000 - 32) / 8 + 1 windows, one row each.
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap().lines().count(),
+        1 + 122
+    );
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

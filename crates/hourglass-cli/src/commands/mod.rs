@@ -93,7 +93,7 @@ impl ModelOnData {
     pub fn load_allowing_missing(&self) -> Result<(TrainedModel, Dataset, Device)> {
         let device = self.device.device.device()?;
         let model = TrainedModel::load(&self.model, &device)?;
-        let dataset = self.data.load(None)?;
+        let dataset = model.config.samples_from(self.data.load(None)?)?;
         model.check_data(&dataset, &self.data.data)?;
         Ok((model, dataset, device))
     }

@@ -18,10 +18,17 @@ pub struct Args {
     /// Train only on the samples of this class (one-class training, for anomaly detection).
     #[arg(long)]
     pub class: Option<u32>,
-    /// Architecture: dense (fully connected), conv2d (convolutional, for images), or vae (a dense
+    /// Architecture: dense (fully connected), conv2d (convolutional, for images), conv1d (over
+    /// windows of time series: --window, --stride), or vae (a dense
     /// variational autoencoder, for sampling new data; --beta makes any of them variational).
-    #[arg(long, value_parser = ["dense", "conv2d", "vae"], default_value = "dense")]
+    #[arg(long, value_parser = ["dense", "conv2d", "conv1d", "vae"], default_value = "dense")]
     pub model: String,
+    /// conv1d: time steps per window over the series (CSV or NPY columns).
+    #[arg(long, default_value_t = 64)]
+    pub window: usize,
+    /// conv1d: steps between window starts [default: half the window].
+    #[arg(long)]
+    pub stride: Option<usize>,
     /// A sparse autoencoder: l1:LAMBDA penalises the latent code's L1 norm (ReLU code, exact
     /// zeros), kl:RHO:BETA pushes each latent unit's mean activation to RHO (sigmoid code).
     #[arg(long)]
@@ -119,6 +126,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let config = model_config(&args)?;
+    let data = config.samples_from(data)?;
     let options = TrainOptions {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -200,6 +208,11 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
     }
     let mut config = match args.model.as_str() {
         "conv2d" => ModelConfig::conv2d(args.latent),
+        "conv1d" => ModelConfig::conv1d(
+            args.latent,
+            args.window,
+            args.stride.unwrap_or(args.window / 2).max(1),
+        ),
         _ => ModelConfig::dense(args.latent),
     };
     match &mut config.architecture {
@@ -208,7 +221,7 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
                 *hidden = h.clone();
             }
         }
-        Architecture::Conv2d { channels, .. } => {
+        Architecture::Conv2d { channels, .. } | Architecture::Conv1d { channels, .. } => {
             if let Some(c) = &args.channels {
                 *channels = c.clone();
             }

@@ -7,6 +7,7 @@ pub mod labels;
 pub mod noise;
 pub mod npy;
 pub mod scaling;
+pub mod window;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{SampleShape, Scaling};
+use crate::data::{Dataset, SampleKind, SampleShape, Scaling};
 use crate::error::{Error, Result};
 
 /// The architecture and its sizes.
@@ -25,6 +25,17 @@ pub enum Architecture {
         channels: Vec<usize>,
         #[serde(default = "default_kernel")]
         kernel: usize,
+    },
+    /// Stride-2 convolutions along time over windows of one or more series, mirrored back.
+    Conv1d {
+        #[serde(default = "default_conv1d_channels")]
+        channels: Vec<usize>,
+        #[serde(default = "default_kernel")]
+        kernel: usize,
+        /// Time steps per window.
+        window: usize,
+        /// Steps between the starts of consecutive windows.
+        stride: usize,
     },
 }
 
@@ -131,6 +142,9 @@ fn default_dense_hidden() -> Vec<usize> {
 fn default_conv_channels() -> Vec<usize> {
     vec![32, 64]
 }
+fn default_conv1d_channels() -> Vec<usize> {
+    vec![16, 32]
+}
 fn default_kernel() -> usize {
     3
 }
@@ -161,6 +175,19 @@ impl ModelConfig {
         self
     }
 
+    /// A 1-D convolutional model over windows of `window` steps taken every `stride` steps.
+    pub fn conv1d(latent: usize, window: usize, stride: usize) -> Self {
+        ModelConfig {
+            architecture: Architecture::Conv1d {
+                channels: default_conv1d_channels(),
+                kernel: default_kernel(),
+                window,
+                stride,
+            },
+            ..ModelConfig::dense(latent)
+        }
+    }
+
     /// The benchmark convolutional model: Conv(1→32, k3, s2)-Conv(32→64, k3, s2)-Linear to the
     /// latent, mirrored with transposed convolutions.
     pub fn conv2d(latent: usize) -> Self {
@@ -170,6 +197,21 @@ impl ModelConfig {
                 kernel: default_kernel(),
             },
             ..ModelConfig::dense(latent)
+        }
+    }
+
+    /// The samples this model takes from `data`: for a 1-D convolutional model given a raw series
+    /// (a table whose rows are time steps and whose columns, fewer than the window, are series),
+    /// its windows; otherwise the data itself (a table of `window` columns is taken as windows).
+    pub fn samples_from(&self, data: Dataset) -> Result<Dataset> {
+        let is_series = data.kind == SampleKind::Tabular && data.shape.channels == 1;
+        match &self.architecture {
+            Architecture::Conv1d { window, stride, .. }
+                if is_series && data.shape.height == 1 && data.shape.width != *window =>
+            {
+                crate::data::window::windows(&data, *window, *stride)
+            }
+            _ => Ok(data),
         }
     }
 
@@ -192,6 +234,8 @@ impl ModelConfig {
             (Architecture::Conv2d { .. }, false) => "conv2d",
             (Architecture::Dense { .. }, true) => "dense variational",
             (Architecture::Conv2d { .. }, true) => "conv2d variational",
+            (Architecture::Conv1d { .. }, false) => "conv1d",
+            (Architecture::Conv1d { .. }, true) => "conv1d variational",
         }
     }
 
@@ -245,6 +289,12 @@ impl ModelConfig {
                     return Err(Error::invalid("hidden layer sizes must be at least 1"));
                 }
             }
+            Architecture::Conv1d {
+                channels,
+                kernel,
+                window,
+                stride,
+            } => check_conv1d(channels, *kernel, *window, *stride, input)?,
             Architecture::Conv2d { channels, kernel } => {
                 if channels.is_empty() || channels.contains(&0) {
                     return Err(Error::invalid(
@@ -271,6 +321,32 @@ impl ModelConfig {
         }
         Ok(())
     }
+}
+
+fn check_conv1d(
+    channels: &[usize],
+    kernel: usize,
+    window: usize,
+    stride: usize,
+    input: SampleShape,
+) -> Result<()> {
+    if channels.is_empty() || channels.contains(&0) || kernel == 0 || kernel.is_multiple_of(2) {
+        return Err(Error::invalid(
+            "conv1d needs at least one layer of channels and an odd kernel",
+        ));
+    }
+    if window < 1 << channels.len() || stride == 0 {
+        return Err(Error::invalid(format!(
+            "conv1d: a window of {window} is too short for {} stride-2 layers (or stride is 0)",
+            channels.len()
+        )));
+    }
+    if input.height != 1 || input.width != window {
+        return Err(Error::invalid(format!(
+            "conv1d takes windows of {window} steps; the data has samples of shape {input}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `reconstruct`), so every task works with every model.
 
 pub mod config;
+pub mod conv1d;
 pub mod conv2d;
 pub mod dense;
 mod layers;
@@ -10,6 +11,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 pub use config::{Activation, Architecture, ModelConfig, OutputActivation, Sparsity};
+pub use conv1d::Conv1dNet;
 pub use conv2d::Conv2dNet;
 pub use dense::DenseNet;
 
@@ -22,6 +24,7 @@ use crate::data::SampleShape;
 pub enum Network {
     Dense(DenseNet),
     Conv2d(Conv2dNet),
+    Conv1d(Conv1dNet),
 }
 
 impl Network {
@@ -35,6 +38,9 @@ impl Network {
             Architecture::Conv2d { channels, kernel } => {
                 Network::Conv2d(Conv2dNet::new(input, channels, *kernel, config, device))
             }
+            Architecture::Conv1d {
+                channels, kernel, ..
+            } => Network::Conv1d(Conv1dNet::new(input, channels, *kernel, config, device)),
         }
     }
 
@@ -48,6 +54,7 @@ impl Network {
         match self {
             Network::Dense(net) => net.encode_distribution(x),
             Network::Conv2d(net) => net.encode_distribution(x),
+            Network::Conv1d(net) => net.encode_distribution(x),
         }
     }
 
@@ -56,6 +63,7 @@ impl Network {
         match self {
             Network::Dense(net) => net.decode_logits(z),
             Network::Conv2d(net) => net.decode_logits(z),
+            Network::Conv1d(net) => net.decode_logits(z),
         }
     }
 
@@ -73,6 +81,7 @@ impl Network {
         match self {
             Network::Dense(net) => net.output(),
             Network::Conv2d(net) => net.output(),
+            Network::Conv1d(net) => net.output(),
         }
     }
 }
