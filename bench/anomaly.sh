@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs="${1:-20}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}"
-cargo build --release -q --bin hourglass
-hg="$CARGO_TARGET_DIR/release/hourglass"
-venv="${HOURGLASS_BENCH_VENV:-$HOME/.cache/hourglass-bench-venv}"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import sklearn" 2>/dev/null || "$venv/bin/pip" install -q scikit-learn
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/setup.sh
 
 report() { # name class json
     python3 - "$@" <<'PY'

@@ -6,14 +6,7 @@
 # Usage: bench/impute.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}"
-cargo build --release -q --bin hourglass
-hg="$CARGO_TARGET_DIR/release/hourglass"
-venv="${HOURGLASS_BENCH_VENV:-$HOME/.cache/hourglass-bench-venv}"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import sklearn" 2>/dev/null || "$venv/bin/pip" install -q scikit-learn
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/setup.sh
 "$venv/bin/python" bench/export_sklearn.py "$work" > /dev/null
 "$venv/bin/python" - "$work" <<'PY'
 import numpy as np, sys
