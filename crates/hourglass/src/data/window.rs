@@ -34,11 +34,6 @@ pub fn windows(series: &Dataset, window: usize, stride: usize) -> Result<Dataset
     })
 }
 
-/// The first time step each window of [`windows`] covers.
-pub fn window_start(index: usize, stride: usize) -> usize {
-    index * stride
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

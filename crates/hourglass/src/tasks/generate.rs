@@ -55,16 +55,7 @@ pub fn latent_view(
         return (points, ["z0".into(), "(none)".into()]);
     }
     let pca = Baseline::fit(&codes, latent, 2, device);
-    let points = codes
-        .chunks_exact(latent)
-        .map(|z| {
-            let centred: Vec<f32> = z.iter().zip(&pca.mean).map(|(v, m)| v - m).collect();
-            let dot = |c: &[f32]| centred.iter().zip(c).map(|(a, b)| a * b).sum::<f32>();
-            (
-                dot(&pca.components[..latent]),
-                dot(&pca.components[latent..]),
-            )
-        })
-        .collect();
+    let projected = pca.project(&codes, device);
+    let points = projected.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     (points, ["latent PC 1".into(), "latent PC 2".into()])
 }

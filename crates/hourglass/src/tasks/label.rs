@@ -51,7 +51,7 @@ pub fn label(
 
     let d = model.input.features();
     let latents = codec::encode_scaled(model, values, device);
-    let pca = project(model, values, device);
+    let pca = model.baseline.project(values, device);
     let accuracy_of = |features: &[f32], width: usize| -> (f64, Vec<u32>) {
         let predicted = knn_predict(features, width, labels, known_idx, hidden_idx, k);
         let correct = hidden_idx
@@ -82,18 +82,6 @@ pub fn label(
             pca_components: k_pca,
         },
     ))
-}
-
-/// PCA features: rows projected on the model's stored components.
-fn project(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<f32> {
-    let b = &model.baseline;
-    let centred: Vec<f32> = values
-        .chunks_exact(b.features)
-        .flat_map(|row| row.iter().zip(&b.mean).map(|(v, m)| v - m))
-        .collect();
-    let x = crate::device::rows_tensor(centred, b.features, device);
-    let c = crate::device::rows_tensor(b.components.clone(), b.features, device);
-    crate::device::to_vec(x.matmul(c.transpose()))
 }
 
 /// The majority label among the `k` nearest known samples (Euclidean), for each hidden one. Ties

@@ -57,6 +57,19 @@ impl Baseline {
         total / values.len().max(1) as f64
     }
 
+    /// Rows projected on the components: `k` coordinates per row.
+    pub fn project(&self, values: &[f32], device: &Device) -> Vec<f32> {
+        let d = self.features;
+        let mean: Tensor<2> = rows_tensor(self.mean.clone(), d, device);
+        let c = rows_tensor(self.components.clone(), d, device);
+        let mut out = Vec::with_capacity(values.len() / d * self.k());
+        for chunk in values.chunks(4096 * d) {
+            let x = rows_tensor(chunk.to_vec(), d, device) - mean.clone();
+            out.extend(to_vec(x.matmul(c.clone().transpose())));
+        }
+        out
+    }
+
     /// PCA reconstructions of rows: project on the components and back.
     pub fn reconstruct(&self, values: &[f32], device: &Device) -> Vec<f32> {
         let d = self.features;
