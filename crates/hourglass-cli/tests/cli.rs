@@ -625,6 +625,130 @@ fn conv1d_trains_on_a_csv_series_and_scores_its_windows() {
     );
 }
 
+#[test]
+fn a_conditional_vae_samples_the_class_asked_for() {
+    let dir = scratch("cvae");
+    let model = dir.join("cvae.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--model",
+        "cvae",
+        "--latent",
+        "4",
+        "--hidden",
+        "64",
+        "--epochs",
+        "2",
+        "--out",
+        s(&model),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("dense conditional variational"), "{stdout}");
+    let (one, all, strip) = (
+        dir.join("one.png"),
+        dir.join("all.png"),
+        dir.join("strip.png"),
+    );
+    for args in [
+        vec![
+            "sample",
+            "--model",
+            s(&model),
+            "--class",
+            "3",
+            "--n",
+            "16",
+            "--out",
+            s(&one),
+        ],
+        vec![
+            "sample",
+            "--model",
+            s(&model),
+            "--n",
+            "20",
+            "--out",
+            s(&all),
+        ],
+        // Samples 0 and 1 are an ankle boot and a pullover: the walk changes class on the way.
+        vec![
+            "interpolate",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--from",
+            "0",
+            "--to",
+            "1",
+            "--steps",
+            "6",
+            "--out",
+            s(&strip),
+        ],
+    ] {
+        let out = hourglass(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without --class, one code per row decoded as each of the ten classes: ten columns, two rows.
+    let (w, h) = image_size(&all);
+    assert!(w > 4 * h, "ten tiles by two: {w}×{h}");
+
+    let latents = dir.join("z.csv");
+    std::fs::write(&latents, "z0,z1,z2,z3\n0,0,0,0\n").unwrap();
+    let decoded = dir.join("d.npy");
+    assert_clean_failure(
+        &hourglass(&[
+            "decode",
+            "--model",
+            s(&model),
+            "--latents",
+            s(&latents),
+            "--out",
+            s(&decoded),
+        ]),
+        "--class",
+    );
+    assert!(!decoded.exists());
+    let packed = dir.join("x.hgz");
+    assert_clean_failure(
+        &hourglass(&[
+            "compress",
+            "--model",
+            s(&model),
+            "--data",
+            &shipped(),
+            "--out",
+            s(&packed),
+        ]),
+        "conditional",
+    );
+    assert!(!packed.exists());
+    assert_clean_failure(
+        &hourglass(&[
+            "sample",
+            "--model",
+            s(&model),
+            "--class",
+            "10",
+            "--out",
+            s(&one),
+        ]),
+        "label 10",
+    );
+}
+
 fn image_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");

@@ -106,7 +106,7 @@ fn inference(
     loop {
         let from = done % 8192;
         let x = rows_tensor(test[from * D..(from + batch) * D].to_vec(), D, &device);
-        std::hint::black_box(to_vec(network.reconstruct(x)));
+        std::hint::black_box(to_vec(network.reconstruct(x, None)));
         done += batch;
         if start.elapsed().as_secs_f64() >= min_seconds && done >= batch * 3 {
             break;
@@ -133,7 +133,7 @@ fn one_epoch_mse(args: &Args, train: &[f32], test: &[f32]) -> f64 {
     }
     let network = stepper.inference_network();
     let device = args.backend.device().unwrap();
-    let recon = to_vec(network.reconstruct(rows_tensor(test.to_vec(), D, &device)));
+    let recon = to_vec(network.reconstruct(rows_tensor(test.to_vec(), D, &device), None));
     mse(test, &recon)
 }
 

@@ -75,7 +75,23 @@ impl TrainedModel {
                 format!("sample {}, value {} is infinite", i / d, i % d),
             ));
         }
+        // A conditional model needs every sample's class, within the classes it learned.
+        if self.config.classes.is_some() {
+            self.config
+                .condition(data.labels.as_deref())
+                .map_err(|e| Error::format(source, e.to_string()))?;
+        }
         Ok(())
+    }
+
+    /// Refuses a conditional model for a use that has no class to give it.
+    pub fn require_unconditional(&self, task: &str) -> Result<()> {
+        match self.config.classes {
+            Some(classes) => Err(Error::invalid(format!(
+                "this model is conditional on {classes} classes; {task} works with models that need no class (train without --conditional)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Checks that a data set has no missing values (NaN), for the commands that need all.

@@ -27,7 +27,7 @@ fn one_class_models_score_other_classes_higher() {
         let values = model.scaling.scaled(&held_out);
         let truth: Vec<bool> = labels.iter().map(|&l| l != class).collect();
         let threshold = ThresholdRule::Percentile(99.0).resolve(&model).unwrap();
-        let (_, report) = anomaly::detect(&model, &values, Some(&truth), threshold, &device);
+        let (_, report) = anomaly::detect(&model, &values, None, Some(&truth), threshold, &device);
         let (auroc, pca) = (report.auroc.unwrap(), report.pca_auroc.unwrap());
         eprintln!(
             "class {class}: AUROC {auroc:.4}, PCA {pca:.4}, flagged {}",

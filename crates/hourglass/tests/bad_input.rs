@@ -72,9 +72,9 @@ fn csv_ragged_or_not_numeric() {
 #[test]
 fn npy_of_an_unsupported_dtype() {
     let dir = scratch("npy");
-    let path = dir.join("ints.npy");
-    // A valid .npy header for 2 int64 values.
-    let header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }";
+    let path = dir.join("complex.npy");
+    // A valid .npy header for 2 complex64 values.
+    let header = "{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }";
     let mut padded = header.to_string();
     while !(10 + padded.len() + 1).is_multiple_of(64) {
         padded.push(' ');
@@ -85,7 +85,7 @@ fn npy_of_an_unsupported_dtype() {
     bytes.extend(padded.as_bytes());
     bytes.extend([0u8; 16]);
     std::fs::write(&path, bytes).unwrap();
-    assert_names(&load_error(&path), &path, "unsupported .npy dtype <i8");
+    assert_names(&load_error(&path), &path, "unsupported .npy dtype <c8");
 }
 
 #[test]

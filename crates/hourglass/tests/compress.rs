@@ -30,15 +30,18 @@ fn compressed_images_restore_to_what_the_model_decodes() {
     )
     .unwrap();
     let values = model.scaling.scaled(&data.head(300));
-    let bytes = compress::compress(&model, &values, &device);
+    let bytes = compress::compress(&model, &values, &device).unwrap();
     let path = Path::new("test.hgz");
 
     // The restored images are the decoder's output for the stored (quantised) codes …
     let restored = compress::decompress(&model, &bytes, path, &device).unwrap();
     let latents = compress::read_latents(&model, &bytes, path).unwrap();
-    assert_eq!(restored, codec::decode_scaled(&model, &latents, &device));
+    assert_eq!(
+        restored,
+        codec::decode_scaled(&model, &latents, None, &device)
+    );
     // … and 8-bit codes cost little next to the model's own reconstruction error.
-    let reconstructed = codec::reconstruct_scaled(&model, &values, &device);
+    let reconstructed = codec::reconstruct_scaled(&model, &values, None, &device);
     let quantisation = mse(&restored, &reconstructed);
     let report = compress::report(&model, &values, &restored, bytes.len());
     assert!(

@@ -32,7 +32,7 @@ fn the_contractive_penalty_shrinks_the_encoder_jacobian() {
 
     let values = plain.scaling.scaled(&held_out);
     let norm = |model| eval::encoder_jacobian_norm(model, &values, 8, &device);
-    let mse = |model| eval::evaluate(model, &held_out, &device).mse;
+    let mse = |model| eval::evaluate(model, &held_out, &device).unwrap().mse;
     let (plain_norm, contractive_norm) = (norm(&plain), norm(&contractive));
     eprintln!(
         "‖J‖²F plain {plain_norm:.2} (MSE {:.5}), contractive {contractive_norm:.2} (MSE {:.5})",

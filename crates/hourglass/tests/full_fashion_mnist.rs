@@ -49,7 +49,7 @@ fn dense_784_256_64_32_beats_pca_32_on_the_test_set() {
         &common::quiet(),
     )
     .unwrap();
-    let report = eval::evaluate(&model, &test_set, &Device::flex());
+    let report = eval::evaluate(&model, &test_set, &Device::flex()).unwrap();
     eprintln!("full Fashion-MNIST, dense 32, 20 epochs: {report:?}");
     assert!(
         report.mse < report.pca_mse,

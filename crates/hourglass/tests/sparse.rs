@@ -34,11 +34,11 @@ fn sparsity_penalties_do_what_they_promise() {
     });
     let kl = fit(&kl);
 
-    let codes = |model| codec::encode(model, &held_out, &device);
+    let codes = |model| codec::encode(model, &held_out, &device).unwrap();
     let (plain_codes, l1_codes, kl_codes) = (codes(&plain), codes(&l1), codes(&kl));
     let zeros = |c: &[f32]| c.iter().filter(|&&v| v == 0.0).count() as f64 / c.len() as f64;
     let mean_abs = |c: &[f32]| c.iter().map(|v| v.abs() as f64).sum::<f64>() / c.len() as f64;
-    let mse = |model| eval::evaluate(model, &held_out, &device).mse;
+    let mse = |model| eval::evaluate(model, &held_out, &device).unwrap().mse;
     eprintln!(
         "plain: zeros {:.3}, mean |z| {:.3}, MSE {:.5}",
         zeros(&plain_codes),

@@ -23,7 +23,7 @@ fn dense_loss_falls_and_beats_the_mean_image() {
     let data = shipped(3000);
     let model = train::train(&data, &small_dense(), &quick(4), &quiet()).unwrap();
     let held_out = shipped(4000).select(&(3000..4000).collect::<Vec<_>>());
-    let report = eval::evaluate(&model, &held_out, &Device::flex());
+    let report = eval::evaluate(&model, &held_out, &Device::flex()).unwrap();
     assert!(
         report.mse < 0.6 * report.mean_mse,
         "held-out MSE {} should be well below the mean image's {}",
@@ -38,7 +38,7 @@ fn conv2d_beats_the_mean_image_on_held_out_data() {
     let data = shipped(3000);
     let model = train::train(&data, &ModelConfig::conv2d(16), &quick(3), &quiet()).unwrap();
     let held_out = shipped(4000).select(&(3000..4000).collect::<Vec<_>>());
-    let report = eval::evaluate(&model, &held_out, &Device::flex());
+    let report = eval::evaluate(&model, &held_out, &Device::flex()).unwrap();
     assert!(
         report.mse < report.mean_mse,
         "conv2d held-out MSE {} vs mean image {}",
@@ -109,12 +109,12 @@ fn a_saved_model_reloads_bit_identical() {
         let probe = data.head(50);
         let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
         assert_eq!(
-            bits(codec::encode(&loaded, &probe, &device)),
-            bits(codec::encode(&model, &probe, &device))
+            bits(codec::encode(&loaded, &probe, &device).unwrap()),
+            bits(codec::encode(&model, &probe, &device).unwrap())
         );
         assert_eq!(
-            bits(codec::reconstruct(&loaded, &probe, &device)),
-            bits(codec::reconstruct(&model, &probe, &device))
+            bits(codec::reconstruct(&loaded, &probe, &device).unwrap()),
+            bits(codec::reconstruct(&model, &probe, &device).unwrap())
         );
     }
 }
@@ -184,7 +184,7 @@ fn early_stopping_keeps_the_best_weights() {
     // The kept weights score the best epoch's validation loss, not the last one's.
     let (_, val) = data.split(options.val_split, options.seed);
     let values = model.scaling.scaled(&val);
-    let recon = codec::reconstruct_scaled(&model, &values, &Device::flex());
+    let recon = codec::reconstruct_scaled(&model, &values, None, &Device::flex());
     let mse = hourglass::tasks::pca::mse(&values, &recon);
     assert!(
         (mse - best.val_loss.unwrap()).abs() < 1e-5,

@@ -76,9 +76,9 @@ fn a_vae_reports_its_kl_improves_its_elbo_and_samples_realistic_images() {
 
     let (plain, _) = train_logged(&train_set, &ModelConfig::dense(16), "plain");
     let n = 200;
-    let from_vae = generate::sample(&vae, n, 3, &device);
+    let (from_vae, _) = generate::sample(&vae, n, None, 3, &device).unwrap();
     // The plain autoencoder has no prior: draw uniformly from the box its training codes span.
-    let codes = codec::encode(&plain, &train_set, &device);
+    let codes = codec::encode(&plain, &train_set, &device).unwrap();
     let (lo, hi): (Vec<f32>, Vec<f32>) = (0..16)
         .map(|j| {
             let column = codes.iter().skip(j).step_by(16);
@@ -91,7 +91,7 @@ fn a_vae_reports_its_kl_improves_its_elbo_and_samples_realistic_images() {
     let boxed: Vec<f32> = (0..n * 16)
         .map(|i| lo[i % 16] + (hi[i % 16] - lo[i % 16]) * rng.random::<f32>())
         .collect();
-    let from_box = codec::decode_scaled(&plain, &boxed, &device);
+    let from_box = codec::decode_scaled(&plain, &boxed, None, &device);
     let real = vae.scaling.scaled(&held_out);
     let (vae_distance, box_distance) = (
         mean_nearest_distance(&from_vae, &real, 784),

@@ -39,7 +39,7 @@ pub struct DecompressArgs {
 pub fn run_compress(args: CompressArgs) -> Result<()> {
     let (model, data, device) = args.input.load()?;
     let values = model.scaling.scaled(&data);
-    let bytes = compress::compress(&model, &values, &device);
+    let bytes = compress::compress(&model, &values, &device)?;
     fsutil::write_atomic(&args.out, &bytes)?;
     // Measure what a reader will get back, from the bytes just written.
     let restored = compress::decompress(&model, &bytes, &args.out, &device)?;

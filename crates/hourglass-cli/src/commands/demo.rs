@@ -68,14 +68,14 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     let device = args.device.device.device()?;
-    let report = eval::evaluate(&model, &test_set, &device);
+    let report = eval::evaluate(&model, &test_set, &device)?;
     println!("on the {} held-out images:", test_set.len());
     print_report(&report);
 
     let grid_path = args.out.join("demo-reconstructions.png");
     let sample = test_set.head(16);
     let originals = model.scaling.scaled(&sample);
-    let reconstructions = codec::reconstruct_scaled(&model, &originals, &device);
+    let reconstructions = codec::reconstruct_scaled(&model, &originals, None, &device);
     save_comparison(&grid_path, &originals, &reconstructions, model.input)?;
     println!("model:  {}", model_path.display());
     println!(

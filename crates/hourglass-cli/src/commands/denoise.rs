@@ -31,6 +31,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load()?;
+    model.require_unconditional("denoising")?;
     let clean = model.scaling.scaled(&data);
     let noisy = match args.noise {
         Some(noise) => noise.corrupt(&clean, model.scaling.is_unit_range(), args.seed),

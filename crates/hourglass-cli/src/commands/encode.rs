@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load()?;
-    let latents = codec::encode(&model, &data, &device);
+    let latents = codec::encode(&model, &data, &device)?;
     let labels = if args.with_labels {
         Some(data.labels.as_deref().ok_or_else(|| {
             anyhow::anyhow!(

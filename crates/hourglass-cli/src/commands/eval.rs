@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load()?;
-    let report = evaluate(&model, &data, &device);
+    let report = evaluate(&model, &data, &device)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

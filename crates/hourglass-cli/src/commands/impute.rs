@@ -21,6 +21,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load_allowing_missing()?;
+    model.require_unconditional("imputation")?;
     let missing = data.values.iter().filter(|v| v.is_nan()).count();
     let rounds = args
         .iterations

@@ -32,6 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let (model, data, device) = args.input.load()?;
+    model.require_unconditional("inpainting")?;
     if model.input.height < 2 {
         bail!("inpaint fills regions of images; for tables use impute");
     }

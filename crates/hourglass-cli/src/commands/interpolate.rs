@@ -41,8 +41,23 @@ pub fn run(args: Args) -> Result<()> {
     }
     let values = model.scaling.scaled(&data.select(&[args.from, args.to]));
     let d = model.input.features();
-    let strip = interpolate(&model, &values[..d], &values[d..], args.steps, &device);
-    save_samples(&args.out, &strip, model.input)?;
+    // A conditional model walks from the first sample's class to the second's too.
+    let class = model
+        .config
+        .condition(data.select(&[args.from, args.to]).labels.as_deref())?;
+    let ends = class.as_deref().map(|c| {
+        let (a, b) = c.split_at(c.len() / 2);
+        [a, b]
+    });
+    let strip = interpolate(
+        &model,
+        &values[..d],
+        &values[d..],
+        ends,
+        args.steps,
+        &device,
+    );
+    save_samples(&args.out, &strip, model.input, args.steps.max(2))?;
     println!(
         "{} steps from sample {} to sample {} written to {}",
         args.steps.max(2),

@@ -47,7 +47,9 @@ pub fn run(args: Args) -> Result<()> {
             args.input.data.data.display()
         )
     })?;
-    let (points, axes) = latent_view(&model, &model.scaling.scaled(&data), &device);
+    let class = model.config.condition(Some(labels))?;
+    let values = model.scaling.scaled(&data);
+    let (points, axes) = latent_view(&model, &values, class.as_deref(), &device);
     let classes = labels.iter().max().map_or(0, |m| m + 1);
     let names: Option<Vec<&str>> = match &args.class_names {
         Some(names) => Some(names.iter().map(String::as_str).collect()),

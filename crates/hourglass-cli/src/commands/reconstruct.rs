@@ -27,7 +27,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     let sample = data.head(args.n);
     let originals = model.scaling.scaled(&sample);
-    let reconstructions = codec::reconstruct_scaled(&model, &originals, &device);
+    let class = model.config.condition(sample.labels.as_deref())?;
+    let reconstructions = codec::reconstruct_scaled(&model, &originals, class.as_deref(), &device);
     save_comparison(&args.out, &originals, &reconstructions, model.input)?;
     println!(
         "wrote {} originals (top) and reconstructions (bottom) to {}",

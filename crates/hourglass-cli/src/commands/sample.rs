@@ -4,14 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use hourglass::artifact::TrainedModel;
-use hourglass::plot::grid::save_samples;
+use hourglass::plot::grid::{COLUMNS, save_samples};
 use hourglass::tasks::{export, generate};
 
 use super::DeviceArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A variational model (trained with --model vae or --beta).
+    /// A variational model (trained with --model vae, cvae or --beta).
     #[arg(long)]
     pub model: PathBuf,
     /// How many samples to draw.
@@ -20,6 +20,10 @@ pub struct Args {
     /// Output: .png (a grid) or .npy (samples in the data's original units).
     #[arg(long)]
     pub out: PathBuf,
+    /// A conditional model (cvae): draw samples of this class [default: every class in turn, one
+    /// class per grid column].
+    #[arg(long)]
+    pub class: Option<u32>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
@@ -35,14 +39,24 @@ pub fn run(args: Args) -> Result<()> {
             args.model.display()
         );
     }
-    let samples = generate::sample(&model, args.n, args.seed, &device);
+    let (samples, _) = generate::sample(&model, args.n, args.class, args.seed, &device)?;
     if export::is_png(&args.out) {
-        save_samples(&args.out, &samples, model.input)?;
+        // Without --class, a conditional model's samples cycle through the classes: one per column.
+        let columns = match (model.config.classes, args.class) {
+            (Some(classes), None) => classes,
+            _ => COLUMNS,
+        };
+        save_samples(&args.out, &samples, model.input, columns)?;
     } else {
         export::write_samples(&args.out, &model, samples)?;
     }
+    let which = match (model.config.classes, args.class) {
+        (_, Some(k)) => format!(" of class {k}"),
+        (Some(classes), None) => format!(", classes 0 to {} in turn,", classes - 1),
+        (None, None) => String::new(),
+    };
     println!(
-        "{} samples from N(0, I) decoded to {}",
+        "{} samples{which} from N(0, I) decoded to {}",
         args.n,
         args.out.display()
     );

@@ -46,7 +46,15 @@ pub fn run(args: Args) -> Result<()> {
     };
     let threshold = args.threshold.resolve(&model)?;
     let values = model.scaling.scaled(&data);
-    let (scores, report) = anomaly::detect(&model, &values, truth.as_deref(), threshold, &device);
+    let class = model.config.condition(data.labels.as_deref())?;
+    let (scores, report) = anomaly::detect(
+        &model,
+        &values,
+        class.as_deref(),
+        truth.as_deref(),
+        threshold,
+        &device,
+    );
     let width = model.input.features();
     export::write_scores(
         &args.out,

@@ -19,10 +19,16 @@ pub struct Args {
     #[arg(long)]
     pub class: Option<u32>,
     /// Architecture: dense (fully connected), conv2d (convolutional, for images), conv1d (over
-    /// windows of time series: --window, --stride), or vae (a dense
-    /// variational autoencoder, for sampling new data; --beta makes any of them variational).
-    #[arg(long, value_parser = ["dense", "conv2d", "conv1d", "vae"], default_value = "dense")]
+    /// windows of time series: --window, --stride), vae (a dense variational autoencoder, for
+    /// sampling new data; --beta makes any of them variational), or cvae (a conditional VAE:
+    /// vae with --conditional, to draw samples of a chosen class).
+    #[arg(long, value_parser = ["dense", "conv2d", "conv1d", "vae", "cvae"], default_value = "dense")]
     pub model: String,
+    /// Condition the model on the labels: encoder and decoder both see each sample's class, so
+    /// the code keeps only what the class does not say (style) and `sample --class K` draws a
+    /// chosen class. Needs labels; every later use of the model needs them too.
+    #[arg(long)]
+    pub conditional: bool,
     /// conv1d: time steps per window over the series (CSV or NPY columns).
     #[arg(long, default_value_t = 64)]
     pub window: usize,
@@ -125,7 +131,17 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let config = model_config(&args)?;
+    let mut config = model_config(&args)?;
+    if args.conditional || args.model == "cvae" {
+        // The classes are the labels' range: a model for digits knows 0 to 9.
+        let labels = data.labels.as_deref().with_context(|| {
+            format!(
+                "--conditional needs labels: {} has none (give --labels)",
+                args.data.data.display()
+            )
+        })?;
+        config = config.conditional(labels.iter().max().map_or(0, |&m| m as usize + 1));
+    }
     let data = config.samples_from(data)?;
     let options = TrainOptions {
         epochs: args.epochs,
@@ -235,7 +251,7 @@ fn model_config(args: &Args) -> Result<ModelConfig> {
     }
     config.sparsity = args.sparsity;
     config.contractive = args.contractive;
-    if args.model == "vae" || args.beta.is_some() {
+    if matches!(args.model.as_str(), "vae" | "cvae") || args.beta.is_some() {
         config = config.variational(args.beta.unwrap_or(1.0));
     }
     Ok(config)

@@ -88,6 +88,11 @@ pub struct ModelConfig {
     /// which makes the code change little when the input moves off the data.
     #[serde(default)]
     pub contractive: Option<f64>,
+    /// A conditional model, with this many classes: the encoder and the decoder both see each
+    /// sample's class (one-hot), so the code need not carry it and generation can ask for a class.
+    /// Every use of the model then needs the samples' labels. With `beta`, a conditional VAE.
+    #[serde(default)]
+    pub classes: Option<usize>,
 }
 
 /// Sparsity penalties on the latent code. Each turns the latent layer into an activation whose
@@ -166,6 +171,7 @@ impl ModelConfig {
             beta: None,
             sparsity: None,
             contractive: None,
+            classes: None,
         }
     }
 
@@ -173,6 +179,36 @@ impl ModelConfig {
     pub fn variational(mut self, beta: f64) -> Self {
         self.beta = Some(beta);
         self
+    }
+
+    /// The conditional version of this config, for labels `0..classes`.
+    pub fn conditional(mut self, classes: usize) -> Self {
+        self.classes = Some(classes);
+        self
+    }
+
+    /// The one-hot rows (`n × classes`) a conditional model takes beside `n` samples, from their
+    /// labels; `None` for a model that is not conditional.
+    pub fn condition(&self, labels: Option<&[u32]>) -> Result<Option<Vec<f32>>> {
+        let Some(classes) = self.classes else {
+            return Ok(None);
+        };
+        let labels = labels.ok_or_else(|| {
+            Error::invalid(format!(
+                "this model is conditional on {classes} classes: it needs the samples' labels (give --labels)"
+            ))
+        })?;
+        let mut rows = vec![0.0; labels.len() * classes];
+        for (i, &label) in labels.iter().enumerate() {
+            if label as usize >= classes {
+                return Err(Error::invalid(format!(
+                    "sample {i} has label {label}, but the model knows only classes 0 to {}",
+                    classes - 1
+                )));
+            }
+            rows[i * classes + label as usize] = 1.0;
+        }
+        Ok(Some(rows))
     }
 
     /// A 1-D convolutional model over windows of `window` steps taken every `stride` steps.
@@ -227,16 +263,21 @@ impl ModelConfig {
         parsed.map_err(|e| Error::format(path, format!("not a model config: {e}")))
     }
 
-    /// A short name for messages: "dense" or "conv2d".
-    pub fn kind(&self) -> &'static str {
-        match (&self.architecture, self.beta.is_some()) {
-            (Architecture::Dense { .. }, false) => "dense",
-            (Architecture::Conv2d { .. }, false) => "conv2d",
-            (Architecture::Dense { .. }, true) => "dense variational",
-            (Architecture::Conv2d { .. }, true) => "conv2d variational",
-            (Architecture::Conv1d { .. }, false) => "conv1d",
-            (Architecture::Conv1d { .. }, true) => "conv1d variational",
+    /// A short name for messages, e.g. "dense" or "conv2d conditional variational".
+    pub fn kind(&self) -> String {
+        let mut name = match self.architecture {
+            Architecture::Dense { .. } => "dense",
+            Architecture::Conv2d { .. } => "conv2d",
+            Architecture::Conv1d { .. } => "conv1d",
         }
+        .to_string();
+        if self.classes.is_some() {
+            name += " conditional";
+        }
+        if self.beta.is_some() {
+            name += " variational";
+        }
+        name
     }
 
     /// Fixes `Auto` choices for this data and checks that the model fits it.
@@ -268,6 +309,11 @@ impl ModelConfig {
         if self.beta.is_some() && self.sparsity.is_some() {
             return Err(Error::invalid(
                 "a model is either variational (--beta) or sparse (--sparsity), not both",
+            ));
+        }
+        if self.classes.is_some_and(|c| c < 2) {
+            return Err(Error::invalid(
+                "a conditional model needs labels of at least two classes",
             ));
         }
         if let Some(lambda) = self.contractive

@@ -68,8 +68,8 @@ impl Conv1dNet {
         }
         Conv1dNet {
             encoder_convs,
-            encoder_latent: LinearConfig::new(flat, head.code_width()).init(device),
-            decoder_latent: LinearConfig::new(head.latent, flat).init(device),
+            encoder_latent: LinearConfig::new(flat + head.classes, head.code_width()).init(device),
+            decoder_latent: LinearConfig::new(head.latent + head.classes, flat).init(device),
             decoder_convs,
             dropout: DropoutConfig::new(config.dropout).init(),
             head,
@@ -79,21 +79,25 @@ impl Conv1dNet {
     }
 
     /// The code (mean) and, for a variational model, the log-variance.
-    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+    pub fn encode_distribution(
+        &self,
+        x: Tensor<2>,
+        class: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
         let mut x: Tensor<3> = x.reshape([batch, self.input.channels, self.input.width]);
         for conv in &self.encoder_convs {
             x = layers::hidden(conv.forward(x), self.head.activation, &self.dropout);
         }
-        self.head
-            .split_code(self.encoder_latent.forward(x.flatten(1, 2)))
+        let flat = self.head.with_class(x.flatten(1, 2), class);
+        self.head.split_code(self.encoder_latent.forward(flat))
     }
 
     /// The decoder's last pre-activations, flattened to rows.
-    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+    pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, _] = z.dims();
         let [c, length] = self.bottleneck;
-        let x = self.decoder_latent.forward(z);
+        let x = self.decoder_latent.forward(self.head.with_class(z, class));
         let mut x: Tensor<3> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, length]);
         let last = self.decoder_convs.len() - 1;

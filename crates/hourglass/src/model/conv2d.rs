@@ -78,8 +78,8 @@ impl Conv2dNet {
 
         Conv2dNet {
             encoder_convs,
-            encoder_latent: LinearConfig::new(flat, head.code_width()).init(device),
-            decoder_latent: LinearConfig::new(latent, flat).init(device),
+            encoder_latent: LinearConfig::new(flat + head.classes, head.code_width()).init(device),
+            decoder_latent: LinearConfig::new(latent + head.classes, flat).init(device),
             decoder_convs,
             dropout: DropoutConfig::new(config.dropout).init(),
             head,
@@ -89,22 +89,28 @@ impl Conv2dNet {
     }
 
     /// The code (mean) and, for a variational model, the log-variance.
-    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+    pub fn encode_distribution(
+        &self,
+        x: Tensor<2>,
+        class: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
         let s = self.input;
         let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
         for conv in &self.encoder_convs {
             x = layers::hidden(conv.forward(x), self.head.activation, &self.dropout);
         }
-        let raw = self.encoder_latent.forward(x.flatten(1, 3));
+        // A conditional model's class joins at the code layer, after the convolutions.
+        let flat = self.head.with_class(x.flatten(1, 3), class);
+        let raw = self.encoder_latent.forward(flat);
         self.head.split_code(raw)
     }
 
     /// The decoder's last pre-activations, flattened to rows.
-    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+    pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, _] = z.dims();
         let [c, h, w] = self.bottleneck;
-        let x = self.decoder_latent.forward(z);
+        let x = self.decoder_latent.forward(self.head.with_class(z, class));
         let mut x: Tensor<4> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
         let last = self.decoder_convs.len() - 1;

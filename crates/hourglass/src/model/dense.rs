@@ -32,11 +32,14 @@ impl DenseNet {
                 .map(|w| LinearConfig::new(w[0], w[1]).init(device))
                 .collect()
         };
-        // A variational encoder ends in a mean and a log-variance per latent dimension.
+        // A variational encoder ends in a mean and a log-variance per latent dimension; a
+        // conditional model's encoder and decoder both take the class one-hot beside their input.
         let mut encoder_sizes = sizes.clone();
         *encoder_sizes.last_mut().unwrap() = head.code_width();
+        encoder_sizes[0] += head.classes;
         let encoder = stack(&encoder_sizes);
         sizes.reverse();
+        sizes[0] += head.classes;
         let decoder = stack(&sizes);
         DenseNet {
             encoder,
@@ -47,13 +50,18 @@ impl DenseNet {
     }
 
     /// The code (mean) and, for a variational model, the log-variance.
-    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+    pub fn encode_distribution(
+        &self,
+        x: Tensor<2>,
+        class: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        let x = self.head.with_class(x, class);
         self.head.split_code(self.run(&self.encoder, x))
     }
 
     /// The decoder's last pre-activations (logits for a sigmoid output).
-    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
-        self.run(&self.decoder, z)
+    pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
+        self.run(&self.decoder, self.head.with_class(z, class))
     }
 
     pub fn output(&self) -> OutputActivation {

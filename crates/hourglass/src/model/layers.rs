@@ -49,6 +49,8 @@ pub struct Head {
     pub code_activation: Option<Activation>,
     pub activation: Activation,
     pub output: OutputActivation,
+    /// A conditional model's number of classes; 0 for one that is not.
+    pub classes: usize,
 }
 
 impl Head {
@@ -59,6 +61,19 @@ impl Head {
             code_activation: config.sparsity.map(|s| s.code_activation()),
             activation: config.activation,
             output: config.output,
+            classes: config.classes.unwrap_or(0),
+        }
+    }
+
+    /// Rows with the class one-hot appended, for a conditional model's layers that see the class
+    /// (the encoder's input or code layer, the decoder's first); the rows themselves otherwise.
+    pub fn with_class(&self, x: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
+        match (self.classes, class) {
+            (0, _) => x,
+            (_, Some(class)) => Tensor::cat(vec![x, class], 1),
+            // The tasks turn labels into one-hot rows (`ModelConfig::condition`), which fails
+            // cleanly when they are missing; reaching here is a bug in the caller.
+            (_, None) => panic!("a conditional model was run without the samples' classes"),
         }
     }
 

@@ -44,37 +44,42 @@ impl Network {
         }
     }
 
-    /// Rows of scaled inputs → rows of latent codes (a variational model's means).
-    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
-        self.encode_distribution(x).0
+    /// Rows of scaled inputs → rows of latent codes (a variational model's means). `class`: a
+    /// conditional model's one-hot rows of the samples' classes (see [`ModelConfig::condition`]).
+    pub fn encode(&self, x: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
+        self.encode_distribution(x, class).0
     }
 
     /// The codes and, for a variational model, their log-variances.
-    pub fn encode_distribution(&self, x: Tensor<2>) -> (Tensor<2>, Option<Tensor<2>>) {
+    pub fn encode_distribution(
+        &self,
+        x: Tensor<2>,
+        class: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
         match self {
-            Network::Dense(net) => net.encode_distribution(x),
-            Network::Conv2d(net) => net.encode_distribution(x),
-            Network::Conv1d(net) => net.encode_distribution(x),
+            Network::Dense(net) => net.encode_distribution(x, class),
+            Network::Conv2d(net) => net.encode_distribution(x, class),
+            Network::Conv1d(net) => net.encode_distribution(x, class),
         }
     }
 
     /// Latent codes → the decoder's pre-activations (what BCE-with-logits needs).
-    pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+    pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         match self {
-            Network::Dense(net) => net.decode_logits(z),
-            Network::Conv2d(net) => net.decode_logits(z),
-            Network::Conv1d(net) => net.decode_logits(z),
+            Network::Dense(net) => net.decode_logits(z, class),
+            Network::Conv2d(net) => net.decode_logits(z, class),
+            Network::Conv1d(net) => net.decode_logits(z, class),
         }
     }
 
     /// Latent codes → reconstructed rows, in the scaled space.
-    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        self.output().apply(self.decode_logits(z))
+    pub fn decode(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
+        self.output().apply(self.decode_logits(z, class))
     }
 
     /// encode then decode.
-    pub fn reconstruct(&self, x: Tensor<2>) -> Tensor<2> {
-        self.decode(self.encode(x))
+    pub fn reconstruct(&self, x: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
+        self.decode(self.encode(x, class.clone()), class)
     }
 
     pub fn output(&self) -> OutputActivation {

@@ -62,7 +62,7 @@ pub fn save_png(path: &Path, image: &image::DynamicImage) -> Result<()> {
 }
 
 /// Samples per row of a comparison grid.
-const COLUMNS: usize = 16;
+pub const COLUMNS: usize = 16;
 
 /// Originals above their reconstructions, 16 to a row, as one PNG.
 pub fn save_comparison(
@@ -91,9 +91,14 @@ pub fn save_rows(path: &Path, sets: &[&[f32]], shape: SampleShape) -> Result<()>
     save_grid(path, &rows, shape)
 }
 
-/// Samples laid out 16 to a row.
-pub fn save_samples(path: &Path, samples: &[f32], shape: SampleShape) -> Result<()> {
+/// Samples laid out `columns` to a row (16 is [`COLUMNS`]).
+pub fn save_samples(
+    path: &Path,
+    samples: &[f32],
+    shape: SampleShape,
+    columns: usize,
+) -> Result<()> {
     let all: Vec<&[f32]> = samples.chunks_exact(shape.features()).collect();
-    let rows: Vec<Vec<&[f32]>> = all.chunks(COLUMNS).map(<[&[f32]]>::to_vec).collect();
+    let rows: Vec<Vec<&[f32]>> = all.chunks(columns.max(1)).map(<[&[f32]]>::to_vec).collect();
     save_grid(path, &rows, shape)
 }

@@ -31,10 +31,15 @@ pub struct Scores {
     pub per_feature: Vec<f32>,
 }
 
-/// Scores scaled rows with a model.
-pub fn score(model: &TrainedModel, values: &[f32], device: &Device) -> Scores {
+/// Scores scaled rows with a model (a conditional one sees the rows' one-hot `class`).
+pub fn score(
+    model: &TrainedModel,
+    values: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Scores {
     let d = model.input.features();
-    let reconstructions = codec::reconstruct_scaled(model, values, device);
+    let reconstructions = codec::reconstruct_scaled(model, values, class, device);
     let per_feature = values
         .iter()
         .zip(&reconstructions)
@@ -182,11 +187,12 @@ pub struct AnomalyReport {
 pub fn detect(
     model: &TrainedModel,
     values: &[f32],
+    class: Option<&[f32]>,
     anomalous: Option<&[bool]>,
     threshold: f64,
     device: &Device,
 ) -> (Scores, AnomalyReport) {
-    let scores = score(model, values, device);
+    let scores = score(model, values, class, device);
     let d = model.input.features();
     let flagged = scores
         .per_sample

@@ -1,54 +1,110 @@
 //! Encoding data to latent codes and decoding codes back, in batches, on the host's buffers.
+//!
+//! `class` is a conditional model's one-hot class rows beside the samples or codes (from
+//! [`crate::model::ModelConfig::condition`]); `None` for every other model.
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use crate::artifact::TrainedModel;
 use crate::data::Dataset;
 use crate::device::{rows_tensor, to_vec};
+use crate::error::Result;
 
 /// Rows per forward pass at inference.
 const BATCH: usize = 1024;
 
 /// Scaled rows → latent codes (`n × latent`).
-pub fn encode_scaled(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<f32> {
-    map_rows(values, model.input.features(), device, |x| {
-        model.network.encode(x)
-    })
+pub fn encode_scaled(
+    model: &TrainedModel,
+    values: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    map_rows(
+        model,
+        values,
+        model.input.features(),
+        class,
+        device,
+        |x, c| model.network.encode(x, c),
+    )
 }
 
 /// Latent codes → reconstructed rows in the scaled space.
-pub fn decode_scaled(model: &TrainedModel, latents: &[f32], device: &Device) -> Vec<f32> {
-    map_rows(latents, model.config.latent, device, |z| {
-        model.network.decode(z)
-    })
+pub fn decode_scaled(
+    model: &TrainedModel,
+    latents: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    map_rows(
+        model,
+        latents,
+        model.config.latent,
+        class,
+        device,
+        |z, c| model.network.decode(z, c),
+    )
 }
 
 /// Scaled rows → reconstructed rows in the scaled space.
-pub fn reconstruct_scaled(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<f32> {
-    map_rows(values, model.input.features(), device, |x| {
-        model.network.reconstruct(x)
-    })
+pub fn reconstruct_scaled(
+    model: &TrainedModel,
+    values: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    map_rows(
+        model,
+        values,
+        model.input.features(),
+        class,
+        device,
+        |x, c| model.network.reconstruct(x, c),
+    )
 }
 
-/// A data set's latent codes. The data must fit the model (see [`TrainedModel::check_data`]).
-pub fn encode(model: &TrainedModel, data: &Dataset, device: &Device) -> Vec<f32> {
-    encode_scaled(model, &model.scaling.scaled(data), device)
+/// A data set's latent codes. The data must fit the model (see [`TrainedModel::check_data`]);
+/// a conditional model takes the data's labels.
+pub fn encode(model: &TrainedModel, data: &Dataset, device: &Device) -> Result<Vec<f32>> {
+    let class = model.config.condition(data.labels.as_deref())?;
+    Ok(encode_scaled(
+        model,
+        &model.scaling.scaled(data),
+        class.as_deref(),
+        device,
+    ))
 }
 
 /// A data set's reconstructions, in the scaled space.
-pub fn reconstruct(model: &TrainedModel, data: &Dataset, device: &Device) -> Vec<f32> {
-    reconstruct_scaled(model, &model.scaling.scaled(data), device)
+pub fn reconstruct(model: &TrainedModel, data: &Dataset, device: &Device) -> Result<Vec<f32>> {
+    let class = model.config.condition(data.labels.as_deref())?;
+    Ok(reconstruct_scaled(
+        model,
+        &model.scaling.scaled(data),
+        class.as_deref(),
+        device,
+    ))
 }
 
+/// Applies `f` to batches of rows `width` wide (with their class rows, if any).
 fn map_rows(
+    model: &TrainedModel,
     values: &[f32],
     width: usize,
+    class: Option<&[f32]>,
     device: &Device,
-    f: impl Fn(burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2>,
+    f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2>,
 ) -> Vec<f32> {
+    let classes = model.config.classes.unwrap_or(0);
     let mut out = Vec::new();
-    for chunk in values.chunks(BATCH * width) {
-        out.extend(to_vec(f(rows_tensor(chunk.to_vec(), width, device))));
+    for (i, chunk) in values.chunks(BATCH * width).enumerate() {
+        let rows = chunk.len() / width;
+        let class = class.map(|c| {
+            let start = i * BATCH * classes;
+            rows_tensor(c[start..start + rows * classes].to_vec(), classes, device)
+        });
+        out.extend(to_vec(f(rows_tensor(chunk.to_vec(), width, device), class)));
     }
     out
 }

@@ -79,9 +79,11 @@ fn dequantise(codes: &[u8], ranges: &[(f32, f32)]) -> Vec<f32> {
 }
 
 /// Compresses scaled rows with a model; returns the file's bytes.
-pub fn compress(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<u8> {
+pub fn compress(model: &TrainedModel, values: &[f32], device: &Device) -> Result<Vec<u8>> {
+    // A conditional model's codes decode only with each sample's class, which the file lacks.
+    model.require_unconditional("compression")?;
     let width = model.config.latent;
-    let latents = codec::encode_scaled(model, values, device);
+    let latents = codec::encode_scaled(model, values, None, device);
     let q = quantise(&latents, width);
     let n = latents.len() / width;
 
@@ -107,7 +109,7 @@ pub fn compress(model: &TrainedModel, values: &[f32], device: &Device) -> Vec<u8
     out.extend_from_slice(&packed);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// Reads fields in order, failing with the file's name when it runs short.
@@ -204,8 +206,9 @@ pub fn decompress(
     path: &Path,
     device: &Device,
 ) -> Result<Vec<f32>> {
+    model.require_unconditional("compression")?;
     let latents = read_latents(model, bytes, path)?;
-    Ok(codec::decode_scaled(model, &latents, device))
+    Ok(codec::decode_scaled(model, &latents, None, device))
 }
 
 /// Sizes and distortion of a compressed data set.

@@ -8,9 +8,10 @@ use crate::artifact::TrainedModel;
 use crate::tasks::codec;
 use crate::tasks::pca::mse;
 
-/// The model's clean estimate of scaled, noisy rows.
+/// The model's clean estimate of scaled, noisy rows. Not for conditional models (see
+/// [`TrainedModel::require_unconditional`]).
 pub fn denoise(model: &TrainedModel, noisy: &[f32], device: &Device) -> Vec<f32> {
-    codec::reconstruct_scaled(model, noisy, device)
+    codec::reconstruct_scaled(model, noisy, None, device)
 }
 
 /// How far the noisy and the denoised rows are from the clean ones.

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::artifact::TrainedModel;
 use crate::data::Dataset;
+use crate::error::Result;
 use crate::tasks::codec;
 use crate::tasks::pca::mse;
 
@@ -22,23 +23,26 @@ pub struct EvalReport {
     pub baselines_fit_on: &'static str,
 }
 
-/// Evaluates a model on data that fits it (see [`TrainedModel::check_data`]).
-pub fn evaluate(model: &TrainedModel, data: &Dataset, device: &Device) -> EvalReport {
+/// Evaluates a model on data that fits it (see [`TrainedModel::check_data`]); a conditional
+/// model takes the data's labels.
+pub fn evaluate(model: &TrainedModel, data: &Dataset, device: &Device) -> Result<EvalReport> {
     let values = model.scaling.scaled(data);
-    let reconstruction = codec::reconstruct_scaled(model, &values, device);
-    EvalReport {
+    let class = model.config.condition(data.labels.as_deref())?;
+    let reconstruction = codec::reconstruct_scaled(model, &values, class.as_deref(), device);
+    Ok(EvalReport {
         n: data.len(),
         mse: mse(&values, &reconstruction),
         pca_mse: model.baseline.pca_mse(&values, device),
         pca_components: model.baseline.k(),
         mean_mse: model.baseline.mean_mse(&values),
         baselines_fit_on: "the model's training split",
-    }
+    })
 }
 
 /// The encoder's mean squared Frobenius norm ‖J‖²_F over samples (scaled rows), estimated with
 /// `probes` random directions per sample (see `train::loss::jacobian_norm_estimate`): how much
-/// the code moves when the input moves. What a contractive penalty makes small.
+/// the code moves when the input moves. What a contractive penalty makes small. Not for
+/// conditional models.
 pub fn encoder_jacobian_norm(
     model: &TrainedModel,
     values: &[f32],
@@ -50,11 +54,12 @@ pub fn encoder_jacobian_norm(
     let mut batches = 0usize;
     for chunk in values.chunks(1024 * d) {
         let x = crate::device::rows_tensor(chunk.to_vec(), d, device);
-        let codes = model.network.encode(x.clone());
+        let codes = model.network.encode(x.clone(), None);
         for _ in 0..probes {
             let estimate = crate::train::loss::jacobian_norm_estimate(
                 &model.network,
                 x.clone(),
+                None,
                 codes.clone(),
             );
             total += estimate.into_scalar::<f32>() as f64;

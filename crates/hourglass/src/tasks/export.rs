@@ -102,7 +102,7 @@ pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) ->
                     "this model works on table rows; write .npy instead of .png",
                 ));
             }
-            grid::save_samples(path, &scaled, shape)
+            grid::save_samples(path, &scaled, shape, grid::COLUMNS)
         }
         "npy" => {
             model.scaling.invert(&mut scaled);

@@ -22,6 +22,7 @@ pub fn default_iterations(model: &TrainedModel) -> usize {
 }
 
 /// Fills the entries of `values` (scaled rows) where `missing` is true. Returns the filled rows.
+/// Not for conditional models (see [`TrainedModel::require_unconditional`]).
 pub fn fill(
     model: &TrainedModel,
     values: &[f32],
@@ -37,7 +38,7 @@ pub fn fill(
         .map(|(i, (&v, &m))| if m { mean[i % mean.len()] } else { v })
         .collect();
     for _ in 0..iterations {
-        let reconstruction = codec::reconstruct_scaled(model, &filled, device);
+        let reconstruction = codec::reconstruct_scaled(model, &filled, None, device);
         for ((f, r), &m) in filled.iter_mut().zip(&reconstruction).zip(missing) {
             if m {
                 *f = *r;

@@ -50,7 +50,8 @@ pub fn label(
     let (known_idx, hidden_idx) = order.split_at(known);
 
     let d = model.input.features();
-    let latents = codec::encode_scaled(model, values, device);
+    model.require_unconditional("labelling")?;
+    let latents = codec::encode_scaled(model, values, None, device);
     let pca = model.baseline.project(values, device);
     let accuracy_of = |features: &[f32], width: usize| -> (f64, Vec<u32>) {
         let predicted = knn_predict(features, width, labels, known_idx, hidden_idx, k);

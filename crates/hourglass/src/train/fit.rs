@@ -63,14 +63,16 @@ pub fn train(
     loss::check(options.loss, config.output)?;
     let train_values = scaling.scaled(&train_set);
     let val_values = scaling.scaled(&val_set);
+    let train_class = config.condition(train_set.labels.as_deref())?;
+    let val_class = config.condition(val_set.labels.as_deref())?;
 
     let started = Instant::now();
     let fitted = fit(
         &config,
         data.shape,
         &scaling,
-        &train_values,
-        &val_values,
+        Samples::new(&train_values, train_class.as_deref()),
+        Samples::new(&val_values, val_class.as_deref()),
         options,
         run,
     )?;
@@ -101,7 +103,8 @@ pub fn train(
         },
     };
     // The training split's own scores set the scale for anomaly thresholds later.
-    let train_scores = anomaly::score(&model, &train_values, &device).per_sample;
+    let train_scores =
+        anomaly::score(&model, &train_values, train_class.as_deref(), &device).per_sample;
     model.score_quantiles = anomaly::quantiles(&train_scores);
     Ok(model)
 }
@@ -127,18 +130,33 @@ fn check_options(options: &TrainOptions) -> Result<()> {
     Ok(())
 }
 
+/// Scaled rows to fit or validate on and, for a conditional model, their one-hot class rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Samples<'a> {
+    pub values: &'a [f32],
+    pub class: Option<&'a [f32]>,
+}
+
+impl<'a> Samples<'a> {
+    pub fn new(values: &'a [f32], class: Option<&'a [f32]>) -> Self {
+        Samples { values, class }
+    }
+}
+
 /// Fits a network to scaled rows. `config` must be resolved.
 pub fn fit(
     config: &ModelConfig,
     input: SampleShape,
     scaling: &Scaling,
-    train: &[f32],
-    val: &[f32],
+    train: Samples,
+    val: Samples,
     options: &TrainOptions,
     run: &RunSettings,
 ) -> Result<Fitted> {
     let plain = run.backend.device()?;
     let features = input.features();
+    let classes = config.classes.unwrap_or(0);
+    let (train, train_class) = (train.values, train.class);
     let n_train = train.len() / features;
 
     let mut stepper = Stepper::new(config, input, options, run.backend)?;
@@ -180,7 +198,7 @@ pub fn fit(
     // A denoising model is validated on corrupted inputs, the same corruption every epoch.
     let unit_range = scaling.is_unit_range();
     let val_batch = noisy_batch(
-        Batch::from_rows(val.to_vec(), &fill),
+        Batch::from_rows(val.values.to_vec(), &fill).with_class(val.class.map(<[f32]>::to_vec)),
         options.noise,
         unit_range,
         options.seed ^ VALIDATION_NOISE,
@@ -200,7 +218,8 @@ pub fn fit(
         let order = epoch_order(n_train, options.seed, epoch);
         let mut sums = LossSums::default();
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
-            let rows = Batch::from_rows(gather(train, features, batch), &fill);
+            let rows = Batch::from_rows(gather(train, features, batch), &fill)
+                .with_class(train_class.map(|c| gather(c, classes, batch)));
             // A noise stream per (epoch, step): the same corruption on a resumed run.
             let stream = noise_stream(options.seed, epoch, step);
             let loss = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
@@ -216,7 +235,7 @@ pub fn fit(
                 bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
             }
         }
-        let val = (!val.is_empty()).then(|| {
+        let val = (!val.values.is_empty()).then(|| {
             evaluate_loss(
                 &stepper.inference_network(),
                 &val_batch,
@@ -386,6 +405,7 @@ fn evaluate_loss(
     device: &Device,
 ) -> StepLoss {
     let size = 1024 * features;
+    let classes = config.classes.unwrap_or(0);
     let targets = batch.target.as_deref().unwrap_or(&batch.input);
     let mut sums = LossSums::default();
     for (i, (input, target)) in batch
@@ -403,7 +423,12 @@ fn evaluate_loss(
         // Weight each chunk by the entries its loss averages over.
         let entries = mask.map_or(input.len() as f64, |m| m.iter().sum::<f32>() as f64);
         let mask = mask.map(|m| rows_tensor(m.to_vec(), features, device));
-        let terms = loss_terms(network, x, y, mask, kind, config);
+        let rows = input.len() / features;
+        let class = batch.class.as_ref().map(|c| {
+            let start = i * 1024 * classes;
+            rows_tensor(c[start..start + rows * classes].to_vec(), classes, device)
+        });
+        let terms = loss_terms(network, x, y, mask, class, kind, config);
         sums.add(&StepLoss::read(&terms), entries);
     }
     sums.mean()

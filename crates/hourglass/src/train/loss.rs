@@ -38,10 +38,15 @@ pub const JACOBIAN_PROBE: f64 = 0.01;
 
 /// An unbiased estimate of ‖J‖²_F per sample at `input`, differentiable: for ε ~ N(0, I),
 /// E‖J ε‖² = ‖J‖²_F, and J ε ≈ (f(x + hε) − f(x)) / h. One probe per sample and step, which
-/// training averages over; `codes` is f(x).
-pub fn jacobian_norm_estimate(network: &Network, input: Tensor<2>, codes: Tensor<2>) -> Tensor<1> {
+/// training averages over; `codes` is f(x) (for a conditional model, given `class`).
+pub fn jacobian_norm_estimate(
+    network: &Network,
+    input: Tensor<2>,
+    class: Option<Tensor<2>>,
+    codes: Tensor<2>,
+) -> Tensor<1> {
     let probe = input.random_like(Distribution::Normal(0.0, 1.0)) * JACOBIAN_PROBE;
-    let moved = network.encode(input + probe);
+    let moved = network.encode(input + probe, class);
     (moved - codes).square().sum_dim(1).mean() / (JACOBIAN_PROBE * JACOBIAN_PROBE)
 }
 
@@ -51,20 +56,22 @@ pub fn jacobian_norm_estimate(network: &Network, input: Tensor<2>, codes: Tensor
 /// sample z = μ + σ·ε and adds `beta` × its KL divergence; the KL (summed over latent
 /// dimensions) is divided by the number of values per sample, so that with β = 1 the total is the
 /// negative ELBO per value for a Gaussian (MSE) or Bernoulli (BCE) decoder. A sparsity penalty, a
-/// per-sample quantity too, is weighted and divided the same way.
+/// per-sample quantity too, is weighted and divided the same way. A conditional network sees the
+/// samples' one-hot `class` rows in its encoder and decoder.
 pub fn loss_terms(
     network: &Network,
     input: Tensor<2>,
     target: Tensor<2>,
     mask: Option<Tensor<2>>,
+    class: Option<Tensor<2>>,
     kind: LossKind,
     config: &ModelConfig,
 ) -> LossTerms {
     let [_, features] = target.dims();
-    let (mean, log_var) = network.encode_distribution(input.clone());
+    let (mean, log_var) = network.encode_distribution(input.clone(), class.clone());
     let contractive = config
         .contractive
-        .map(|_| jacobian_norm_estimate(network, input, mean.clone()));
+        .map(|_| jacobian_norm_estimate(network, input, class.clone(), mean.clone()));
     let (z, kl) = match log_var {
         Some(log_var) => {
             let noise = mean.random_like(Distribution::Normal(0.0, 1.0));
@@ -88,7 +95,7 @@ pub fn loss_terms(
         }
         None => (None, 0.0),
     };
-    let logits = network.decode_logits(z);
+    let logits = network.decode_logits(z, class);
     let per_entry = match kind {
         LossKind::Mse => (network.output().apply(logits) - target).square(),
         LossKind::Bce => bce_with_logits(logits, target),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use fit::{Fitted, fit, train};
+pub use fit::{Fitted, Samples, fit, train};
 pub use log::EpochRecord;
 pub use loss::LossKind;
 

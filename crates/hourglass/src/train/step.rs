@@ -23,6 +23,8 @@ pub struct Batch {
     pub target: Option<Vec<f32>>,
     /// 1 where the target is observed, 0 where it is missing; all observed when `None`.
     pub mask: Option<Vec<f32>>,
+    /// A conditional model's one-hot class rows (see `ModelConfig::condition`).
+    pub class: Option<Vec<f32>>,
 }
 
 impl Batch {
@@ -32,6 +34,7 @@ impl Batch {
             input: rows,
             target: None,
             mask: None,
+            class: None,
         }
     }
 
@@ -50,7 +53,14 @@ impl Batch {
             input: filled,
             target: None,
             mask: Some(mask),
+            class: None,
         }
+    }
+
+    /// The same batch with the samples' one-hot class rows, for a conditional model.
+    pub fn with_class(mut self, class: Option<Vec<f32>>) -> Self {
+        self.class = class;
+        self
     }
 }
 
@@ -128,6 +138,7 @@ impl Stepper {
             input,
             target,
             mask,
+            class,
         } = batch;
         let network = self
             .network
@@ -139,7 +150,9 @@ impl Stepper {
             None => x.clone(),
         };
         let mask = mask.map(|m| rows_tensor(m, self.features, &self.device));
-        let terms = loss_terms(&network, x, target, mask, self.loss, &self.config);
+        let classes = self.config.classes.unwrap_or(0);
+        let class = class.map(|c| rows_tensor(c, classes, &self.device));
+        let terms = loss_terms(&network, x, target, mask, class, self.loss, &self.config);
         let values = StepLoss::read(&terms);
         let grads = GradientsParams::from_grads(terms.total.backward(), &network);
         self.network = Some(self.optimizer.step(self.learning_rate, network, grads));
