@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod fsutil;
 pub mod model;
+pub mod ops;
 pub mod plot;
 pub mod tasks;
 pub mod train;

@@ -13,7 +13,7 @@ impl Activation {
             Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
             Activation::Tanh => activation::tanh(x),
             Activation::Gelu => activation::gelu(x),
-            Activation::Sigmoid => activation::sigmoid(x),
+            Activation::Sigmoid => crate::ops::sigmoid(x),
         }
     }
 }
@@ -22,7 +22,7 @@ impl OutputActivation {
     /// Applies the output non-linearity to the last layer's pre-activations.
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            OutputActivation::Sigmoid => activation::sigmoid(x),
+            OutputActivation::Sigmoid => crate::ops::sigmoid(x),
             // `Auto` never reaches a built network: the config is resolved first.
             OutputActivation::Identity | OutputActivation::Auto => x,
         }
