@@ -38,13 +38,12 @@ impl FastSigmoid for Flex {
         if x.dtype() != DType::F32 {
             return <Flex as burn::backend::ops::ActivationOps<Flex>>::sigmoid(x);
         }
-        let x = if x.is_contiguous() && x.layout().start_offset() == 0 {
+        let mut x = if x.is_contiguous() && x.layout().start_offset() == 0 {
             x
         } else {
             x.to_contiguous()
         };
         let n = x.layout().num_elements();
-        let mut x = x;
         if x.is_unique() {
             sigmoid_in_place(&mut x.storage_mut::<f32>()[..n]);
             return x;
