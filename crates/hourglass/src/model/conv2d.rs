@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use super::config::{ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
+use crate::ops;
 
 #[derive(Module, Debug)]
 pub struct Conv2dNet {
@@ -98,7 +99,7 @@ impl Conv2dNet {
         let s = self.input;
         let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
         for conv in &self.encoder_convs {
-            x = layers::hidden(conv.forward(x), self.head.activation, &self.dropout);
+            x = layers::hidden(ops::conv2d(conv, x), self.head.activation, &self.dropout);
         }
         // A conditional model's class joins at the code layer, after the convolutions.
         let flat = self.head.with_class(x.flatten(1, 3), class);
@@ -115,7 +116,7 @@ impl Conv2dNet {
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
-            x = conv.forward(x);
+            x = ops::conv_transpose2d(conv, x);
             if i < last {
                 x = layers::hidden(x, self.head.activation, &self.dropout);
             }

@@ -2,6 +2,9 @@
 //! code calls one function on every device: the fast path on `flex` (with its own backward pass
 //! under autodiff), Burn's own operation everywhere else.
 
+pub mod conv;
+mod conv_cpu;
 pub mod sigmoid;
 
+pub use conv::{conv_transpose2d, conv2d};
 pub use sigmoid::sigmoid;

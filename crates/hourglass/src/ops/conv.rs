@@ -1,0 +1,398 @@
+//! Faster 2-D convolutions for Burn's `flex` backend, as a Burn backend extension.
+//!
+//! `conv2d` and `conv_transpose2d` take Burn's own layers and run them through the im2col + GEMM
+//! kernels of [`super::conv_cpu`] on flex (with their own backward pass under autodiff); every
+//! other device, and any layer the kernels do not cover (groups, non-explicit padding, other
+//! float types), gets the layer's own `forward`. Upstream, the same kernels belong in
+//! `burn-flex/src/ops/conv.rs` and `conv_transpose.rs`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Bytes, DType, Shape, Tensor};
+
+use super::conv_cpu::{self, Windows};
+
+/// The extension: Burn's convolutions unless a backend says otherwise. The bias is required
+/// (layers without one take Burn's path).
+#[backend_extension(Flex, Autodiff)]
+pub trait FastConv: Backend {
+    fn fast_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    fn fast_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv_transpose2d(x, weight, Some(bias), options)
+    }
+}
+
+/// `layer.forward(x)`, through the fast kernels on flex.
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let (Some(bias), PaddingConfig2d::Explicit(top, left, bottom, right)) =
+        (&layer.bias, &layer.padding)
+    else {
+        return layer.forward(x);
+    };
+    if !on_flex_f32(&x) || layer.groups != 1 {
+        return layer.forward(x);
+    }
+    let options = ConvOptions {
+        stride: layer.stride,
+        padding: [(*top, *bottom), (*left, *right)],
+        dilation: layer.dilation,
+        groups: 1,
+    };
+    Tensor::from_dispatch(<Dispatch as FastConv>::fast_conv2d(
+        x.into_dispatch(),
+        layer.weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
+        options,
+    ))
+}
+
+/// `layer.forward(x)`, through the fast kernels on flex.
+pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let Some(bias) = &layer.bias else {
+        return layer.forward(x);
+    };
+    if !on_flex_f32(&x) || layer.groups != 1 {
+        return layer.forward(x);
+    }
+    let options = ConvTransposeOptions {
+        stride: layer.stride,
+        padding: layer.padding,
+        padding_out: layer.padding_out,
+        dilation: layer.dilation,
+        groups: 1,
+    };
+    Tensor::from_dispatch(<Dispatch as FastConv>::fast_conv_transpose2d(
+        x.into_dispatch(),
+        layer.weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
+        options,
+    ))
+}
+
+fn on_flex_f32(x: &Tensor<4>) -> bool {
+    matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+}
+
+/// The windows of a convolution over `x` (`[n, c, h, w]`) with `weight` (`[o, c, kh, kw]`).
+fn conv_windows(x: &Shape, weight: &Shape, options: &ConvOptions<2>) -> Windows {
+    let [_, c, h, w] = x.dims();
+    let [_, _, kh, kw] = weight.dims();
+    let size = |len: usize, (before, after): (usize, usize), k: usize, i: usize| {
+        (len + before + after - options.dilation[i] * (k - 1) - 1) / options.stride[i] + 1
+    };
+    Windows {
+        channels: c,
+        image: [h, w],
+        kernel: [kh, kw],
+        stride: options.stride,
+        padding: [options.padding[0].0, options.padding[1].0],
+        dilation: options.dilation,
+        out: [
+            size(h, options.padding[0], kh, 0),
+            size(w, options.padding[1], kw, 1),
+        ],
+    }
+}
+
+/// The windows of a transposed convolution of `x` (`[n, c_in, h, w]`) with `weight`
+/// (`[c_in, c_out, kh, kw]`): the image is the output, the window positions the input pixels.
+fn transposed_windows(x: &Shape, weight: &Shape, options: &ConvTransposeOptions<2>) -> Windows {
+    let [_, _, h, w] = x.dims();
+    let [_, c_out, kh, kw] = weight.dims();
+    let size = |len: usize, k: usize, i: usize| {
+        (len - 1) * options.stride[i] + options.dilation[i] * (k - 1) + options.padding_out[i] + 1
+            - 2 * options.padding[i]
+    };
+    Windows {
+        channels: c_out,
+        image: [size(h, kh, 0), size(w, kw, 1)],
+        kernel: [kh, kw],
+        stride: options.stride,
+        padding: options.padding,
+        dilation: options.dilation,
+        out: [h, w],
+    }
+}
+
+/// A contiguous f32 view of a flex tensor (copied only if it is strided or offset).
+fn values(t: &FlexTensor) -> FlexTensor {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        t.clone()
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn floats(t: &FlexTensor) -> &[f32] {
+    &t.storage::<f32>()[..t.layout().num_elements()]
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
+}
+
+fn all_f32(tensors: &[&FlexTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+impl FastConv for Flex {
+    fn fast_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        if !all_f32(&[&x, &weight, &bias]) || options.groups != 1 {
+            return Flex::conv2d(x, weight, Some(bias), options);
+        }
+        let win = conv_windows(x.layout().shape(), weight.layout().shape(), &options);
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let out = conv_cpu::conv2d(floats(&x), floats(&weight), floats(&bias), &win);
+        let n = x.layout().shape()[0];
+        tensor(
+            out,
+            Shape::new([n, bias.layout().num_elements(), win.out[0], win.out[1]]),
+        )
+    }
+
+    fn fast_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        if !all_f32(&[&x, &weight, &bias]) || options.groups != 1 {
+            return Flex::conv_transpose2d(x, weight, Some(bias), options);
+        }
+        let win = transposed_windows(x.layout().shape(), weight.layout().shape(), &options);
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let out = conv_cpu::conv_transpose2d(floats(&x), floats(&weight), floats(&bias), &win);
+        let n = x.layout().shape()[0];
+        tensor(
+            out,
+            Shape::new([n, win.channels, win.image[0], win.image[1]]),
+        )
+    }
+}
+
+/// Which convolution a backward step belongs to, with its options.
+#[derive(Clone, Debug)]
+enum Kind {
+    Conv(ConvOptions<2>),
+    Transposed(ConvTransposeOptions<2>),
+}
+
+/// The backward step of either convolution: parents are (input, weight, bias).
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    /// Input and weight as they were in the forward pass.
+    type State = (FlexTensor, FlexTensor, Kind);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight, kind) = ops.state;
+        let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
+        let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
+        let need_x = node_x.is_some();
+        let (gx, gw, gb) = match &kind {
+            Kind::Conv(options) => conv_cpu::conv2d_backward(
+                floats(&x),
+                floats(&weight),
+                floats(&grad),
+                &conv_windows(&x_shape, &w_shape, options),
+                need_x,
+            ),
+            Kind::Transposed(options) => conv_cpu::conv_transpose2d_backward(
+                floats(&x),
+                floats(&weight),
+                floats(&grad),
+                &transposed_windows(&x_shape, &w_shape, options),
+                need_x,
+            ),
+        };
+        if let (Some(node), Some(gx)) = (node_x, gx) {
+            grads.register::<Flex>(node.id, tensor(gx, x_shape));
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(node.id, tensor(gw, w_shape));
+        }
+        if let Some(node) = node_bias {
+            let len = gb.len();
+            grads.register::<Flex>(node.id, tensor(gb, Shape::new([len])));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> FastConv for Autodiff<Flex, C> {
+    fn fast_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let kind = Kind::Conv(options.clone());
+        tracked::<C>(x, weight, bias, kind, |x, w, b| {
+            Flex::fast_conv2d(x, w, b, options)
+        })
+    }
+
+    fn fast_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        let kind = Kind::Transposed(options.clone());
+        tracked::<C>(x, weight, bias, kind, |x, w, b| {
+            Flex::fast_conv_transpose2d(x, w, b, options)
+        })
+    }
+}
+
+/// Runs `forward` on the inner tensors and records `ConvBackward` when a gradient is wanted,
+/// keeping the input and weight (not a recomputation) for it.
+fn tracked<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    bias: FloatTensor<Autodiff<Flex, C>>,
+    kind: Kind,
+    forward: impl FnOnce(FlexTensor, FlexTensor, FlexTensor) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    let (x, x_node) = x.into_parts();
+    let (weight, weight_node) = weight.into_parts();
+    let (bias, bias_node) = bias.into_parts();
+    match ConvBackward
+        .prepare::<C>([x_node, weight_node, bias_node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let output = forward(x.clone(), weight.clone(), bias);
+            prep.finish((x, weight, kind), output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x, weight, bias)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::tensor::{Device, Distribution};
+
+    /// Largest absolute difference, relative to the largest magnitude in `b`.
+    fn relative_gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        (a - b).abs().max().into_scalar::<f32>() / scale
+    }
+
+    /// Ours and Burn's agree on the output and on the gradients of input, weight and bias.
+    fn agree(
+        ours: impl Fn(Tensor<4>) -> Tensor<4>,
+        burn: impl Fn(Tensor<4>) -> Tensor<4>,
+        weight: Tensor<4>,
+        bias: Tensor<1>,
+        input: [usize; 4],
+        device: &Device,
+    ) {
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), device).require_grad();
+        let (a, b) = (ours(x.clone()), burn(x.clone()));
+        assert_eq!(a.dims(), b.dims(), "output shape for input {input:?}");
+        let gap = relative_gap(a.clone().inner(), b.clone().inner());
+        assert!(gap < 1e-5, "output differs by {gap} for input {input:?}");
+        let mix = Tensor::<4>::random(a.dims(), Distribution::Normal(0.0, 1.0), device);
+        let (ga, gb) = (
+            (a * mix.clone()).sum().backward(),
+            (b * mix).sum().backward(),
+        );
+        let gaps = [
+            relative_gap(x.grad(&ga).unwrap(), x.grad(&gb).unwrap()),
+            relative_gap(weight.grad(&ga).unwrap(), weight.grad(&gb).unwrap()),
+        ];
+        let bias_gap = relative_gap(bias.grad(&ga).unwrap(), bias.grad(&gb).unwrap());
+        assert!(
+            gaps.iter().chain([&bias_gap]).all(|&g| g < 1e-5),
+            "gradients (input, weight, bias) differ by {gaps:?} {bias_gap} for {input:?}"
+        );
+    }
+
+    /// (c_in, c_out, kernel, stride, padding, dilation, image size)
+    type Case = (usize, usize, usize, usize, usize, usize, [usize; 2]);
+    const CASES: [Case; 5] = [
+        (1, 4, 3, 2, 1, 1, [5, 7]),
+        (3, 5, 3, 1, 1, 1, [6, 6]),
+        (2, 3, 5, 2, 2, 1, [9, 8]),
+        (2, 2, 3, 1, 0, 2, [7, 7]),
+        (4, 6, 1, 1, 0, 1, [3, 4]),
+    ];
+
+    #[test]
+    fn conv2d_matches_burn_with_gradients() {
+        let device = Device::flex().autodiff();
+        for (c_in, c_out, k, stride, pad, dilation, [h, w]) in CASES {
+            let layer = Conv2dConfig::new([c_in, c_out], [k, k])
+                .with_stride([stride, stride])
+                .with_dilation([dilation, dilation])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .init(&device);
+            agree(
+                |x| conv2d(&layer, x),
+                |x| layer.forward(x),
+                layer.weight.val(),
+                layer.bias.as_ref().unwrap().val(),
+                [3, c_in, h, w],
+                &device,
+            );
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_matches_burn_with_gradients() {
+        let device = Device::flex().autodiff();
+        for (c_in, c_out, k, stride, pad, dilation, [h, w]) in CASES {
+            let layer = ConvTranspose2dConfig::new([c_in, c_out], [k, k])
+                .with_stride([stride, stride])
+                .with_dilation([dilation, dilation])
+                .with_padding([pad, pad])
+                .with_padding_out([stride - 1, 0])
+                .init(&device);
+            agree(
+                |x| conv_transpose2d(&layer, x),
+                |x| layer.forward(x),
+                layer.weight.val(),
+                layer.bias.as_ref().unwrap().val(),
+                [3, c_in, h, w],
+                &device,
+            );
+        }
+    }
+}

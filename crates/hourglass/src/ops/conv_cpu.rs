@@ -1,0 +1,456 @@
+//! 2-D convolution and transposed convolution on the CPU, forward and backward, as im2col + GEMM
+//! over plain `f32` slices in NCHW order.
+//!
+//! Why not Burn's: flex 0.22 runs a 2-D convolution as a 3-D one and copies layouts on the way in
+//! and out of its GEMM; on the conv benchmark model about half the training step was that
+//! bookkeeping (profile in BENCHMARKS.md). Here the batch is cut into chunks, one per task on the
+//! rayon pool; a chunk's image patches are unrolled once into a thread-local buffer laid out for
+//! one large GEMM (`gemm` crate, the one flex uses), and the result is written straight into the
+//! output with the bias added on the way. The backward pass reuses the same pieces.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+/// Where the kernel windows of a convolution fall on its image. For a convolution the image is
+/// the input; for a transposed convolution it is the output (the same windows, read backwards).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Windows {
+    pub channels: usize,
+    /// Height and width of the image.
+    pub image: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Padding before the first row / column (any padding after only shows in `out`).
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Number of window positions down and across.
+    pub out: [usize; 2],
+}
+
+impl Windows {
+    /// Values in one window: a row of the unrolled (im2col) matrix per value.
+    pub fn rows(&self) -> usize {
+        self.channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Window positions: a column of the unrolled matrix per position.
+    pub fn positions(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+
+    pub fn image_len(&self) -> usize {
+        self.channels * self.image[0] * self.image[1]
+    }
+}
+
+/// y = conv(x, weight) + bias. `x` is `[n, channels, h, w]`, `weight` `[o, rows]`, the result
+/// `[n, o, positions]`.
+pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32> {
+    let (r, p, il) = (win.rows(), win.positions(), win.image_len());
+    let o = bias.len();
+    let n = x.len() / il;
+    let chunk = chunk_samples(n, r * p);
+    let mut out = vec![0.0; n * o * p];
+    out.par_chunks_mut(chunk * o * p)
+        .zip(x.par_chunks(chunk * il))
+        .for_each(|(out, x)| {
+            let b = x.len() / il;
+            with_scratch(r * b * p, o * b * p, |col, product| {
+                unroll(x, win, col);
+                // product [o, b·p] = weight [o, r] · col [r, b·p]
+                gemm(
+                    (o, b * p, r),
+                    (product, [b * p, 1], false),
+                    (weight, [r, 1]),
+                    (col, [b * p, 1]),
+                );
+                from_channel_major(product, o, p, Some(bias), out);
+            });
+        });
+    out
+}
+
+/// Gradients of `conv2d` given the gradient of its output: (input unless `need_x` is false,
+/// weight, bias).
+pub fn conv2d_backward(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    win: &Windows,
+    need_x: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let (r, p, il) = (win.rows(), win.positions(), win.image_len());
+    let n = x.len() / il;
+    let o = grad.len() / (n * p);
+    let chunk = chunk_samples(n, r * p);
+    // One chunk's share of the weight and bias gradients, and its input gradient if wanted.
+    let work = |x: &[f32], grad: &[f32], gx: Option<&mut [f32]>, acc: &mut (Vec<f32>, Vec<f32>)| {
+        let b = x.len() / il;
+        with_scratch(o * b * p, r * b * p, |grad_cm, col| {
+            to_channel_major(grad, o, p, grad_cm);
+            for (sum, row) in acc.1.iter_mut().zip(grad_cm.chunks_exact(b * p)) {
+                *sum += row.iter().sum::<f32>();
+            }
+            unroll(x, win, col);
+            // weight grad [o, r] += grad [o, b·p] · colᵀ [b·p, r]
+            gemm(
+                (o, r, b * p),
+                (&mut acc.0, [r, 1], true),
+                (grad_cm, [b * p, 1]),
+                (col, [1, b * p]),
+            );
+            if let Some(gx) = gx {
+                // col grad [r, b·p] = weightᵀ [r, o] · grad [o, b·p], folded back onto the images
+                gemm(
+                    (r, b * p, o),
+                    (col, [b * p, 1], false),
+                    (weight, [1, r]),
+                    (grad_cm, [b * p, 1]),
+                );
+                fold(col, win, gx);
+            }
+        });
+    };
+    let zeros = || (vec![0.0; o * r], vec![0.0; o]);
+    let add = |mut a: (Vec<f32>, Vec<f32>), b: (Vec<f32>, Vec<f32>)| {
+        add_into(&mut a.0, &b.0);
+        add_into(&mut a.1, &b.1);
+        a
+    };
+    let chunks = x.par_chunks(chunk * il).zip(grad.par_chunks(chunk * o * p));
+    if need_x {
+        let mut gx = vec![0.0; x.len()];
+        let (gw, gb) = chunks
+            .zip(gx.par_chunks_mut(chunk * il))
+            .fold(zeros, |mut acc, ((x, g), gx)| {
+                work(x, g, Some(gx), &mut acc);
+                acc
+            })
+            .reduce(zeros, add);
+        (Some(gx), gw, gb)
+    } else {
+        let (gw, gb) = chunks
+            .fold(zeros, |mut acc, (x, g)| {
+                work(x, g, None, &mut acc);
+                acc
+            })
+            .reduce(zeros, add);
+        (None, gw, gb)
+    }
+}
+
+/// y = conv_transpose(x, weight) + bias. `x` is `[n, c_in, positions]`, `weight` `[c_in, rows]`
+/// (Burn's `[c_in, c_out, kh, kw]`), the result `[n, c_out, image]` with `win.channels = c_out`.
+pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32> {
+    let (r, p, il) = (win.rows(), win.positions(), win.image_len());
+    let c_in = weight.len() / r;
+    let n = x.len() / (c_in * p);
+    let chunk = chunk_samples(n, r * p);
+    let mut out = vec![0.0; n * il];
+    out.par_chunks_mut(chunk * il)
+        .zip(x.par_chunks(chunk * c_in * p))
+        .for_each(|(out, x)| {
+            let b = x.len() / (c_in * p);
+            with_scratch(c_in * b * p, r * b * p, |x_cm, col| {
+                to_channel_major(x, c_in, p, x_cm);
+                // col [r, b·p] = weightᵀ [r, c_in] · x [c_in, b·p]
+                gemm(
+                    (r, b * p, c_in),
+                    (col, [b * p, 1], false),
+                    (weight, [1, r]),
+                    (x_cm, [b * p, 1]),
+                );
+                let plane = win.image[0] * win.image[1];
+                for (image, sample) in out.chunks_exact_mut(il).zip(0..b) {
+                    for (values, &bias) in image.chunks_exact_mut(plane).zip(bias) {
+                        values.fill(bias);
+                    }
+                    fold_one(&col[sample * p..], b * p, win, image);
+                }
+            });
+        });
+    out
+}
+
+/// Gradients of `conv_transpose2d`: (input unless `need_x` is false, weight, bias).
+pub fn conv_transpose2d_backward(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    win: &Windows,
+    need_x: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let (r, p, il) = (win.rows(), win.positions(), win.image_len());
+    let c_in = weight.len() / r;
+    let n = x.len() / (c_in * p);
+    let plane = win.image[0] * win.image[1];
+    let chunk = chunk_samples(n, r * p);
+    let work = |x: &[f32], grad: &[f32], gx: Option<&mut [f32]>, acc: &mut (Vec<f32>, Vec<f32>)| {
+        let b = x.len() / (c_in * p);
+        for (i, values) in grad.chunks_exact(plane).enumerate() {
+            acc.1[i % win.channels] += values.iter().sum::<f32>();
+        }
+        with_scratch(c_in * b * p, r * b * p, |x_cm, col| {
+            unroll(grad, win, col);
+            to_channel_major(x, c_in, p, x_cm);
+            // weight grad [c_in, r] += x [c_in, b·p] · colᵀ [b·p, r]
+            gemm(
+                (c_in, r, b * p),
+                (&mut acc.0, [r, 1], true),
+                (x_cm, [b * p, 1]),
+                (col, [1, b * p]),
+            );
+            if let Some(gx) = gx {
+                // input grad [c_in, b·p] = weight [c_in, r] · col [r, b·p]
+                gemm(
+                    (c_in, b * p, r),
+                    (x_cm, [b * p, 1], false),
+                    (weight, [r, 1]),
+                    (col, [b * p, 1]),
+                );
+                from_channel_major(x_cm, c_in, p, None, gx);
+            }
+        });
+    };
+    let zeros = || (vec![0.0; c_in * r], vec![0.0; win.channels]);
+    let add = |mut a: (Vec<f32>, Vec<f32>), b: (Vec<f32>, Vec<f32>)| {
+        add_into(&mut a.0, &b.0);
+        add_into(&mut a.1, &b.1);
+        a
+    };
+    let chunks = x
+        .par_chunks(chunk * c_in * p)
+        .zip(grad.par_chunks(chunk * il));
+    if need_x {
+        let mut gx = vec![0.0; x.len()];
+        let (gw, gb) = chunks
+            .zip(gx.par_chunks_mut(chunk * c_in * p))
+            .fold(zeros, |mut acc, ((x, g), gx)| {
+                work(x, g, Some(gx), &mut acc);
+                acc
+            })
+            .reduce(zeros, add);
+        (Some(gx), gw, gb)
+    } else {
+        let (gw, gb) = chunks
+            .fold(zeros, |mut acc, (x, g)| {
+                work(x, g, None, &mut acc);
+                acc
+            })
+            .reduce(zeros, add);
+        (None, gw, gb)
+    }
+}
+
+/// Samples per chunk: enough for one large GEMM, few enough that the unrolled patches stay in
+/// cache (about 512 KiB) and that every thread gets a chunk.
+fn chunk_samples(n: usize, unrolled_per_sample: usize) -> usize {
+    const TARGET: usize = 1 << 17;
+    let per_thread = n.div_ceil(rayon::current_num_threads()).max(1);
+    (TARGET / unrolled_per_sample.max(1)).clamp(1, per_thread)
+}
+
+thread_local! {
+    /// Two reusable buffers per thread: the unrolled patches and a channel-major copy.
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with two scratch slices of the given lengths (contents unspecified).
+fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|(first, second)| {
+        for (buffer, len) in [(&mut *first, a), (&mut *second, b)] {
+            if buffer.len() < len {
+                buffer.resize(len, 0.0);
+            }
+        }
+        f(&mut first[..a], &mut second[..b])
+    })
+}
+
+/// im2col for a chunk of images: `col` is `[rows, b·positions]`, sample `s` in columns
+/// `s·positions ..`.
+fn unroll(images: &[f32], win: &Windows, col: &mut [f32]) {
+    let (p, il) = (win.positions(), win.image_len());
+    let ld = col.len() / win.rows();
+    for (s, image) in images.chunks_exact(il).enumerate() {
+        walk(win, |row, oy, span, image_row| {
+            let dst = &mut col[row * ld + s * p + oy * win.out[1]..][..win.out[1]];
+            let Some((iy, lo, hi, start)) = span else {
+                dst.fill(0.0);
+                return;
+            };
+            dst[..lo].fill(0.0);
+            dst[hi..].fill(0.0);
+            let src = &image[image_row + iy * win.image[1]..][..win.image[1]];
+            if win.stride[1] == 1 {
+                dst[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
+            } else {
+                for (d, &v) in dst[lo..hi]
+                    .iter_mut()
+                    .zip(src[start..].iter().step_by(win.stride[1]))
+                {
+                    *d = v;
+                }
+            }
+        });
+    }
+}
+
+/// col2im for a chunk: adds each column of `col` (`[rows, b·positions]`) back onto its image
+/// in `images` (`[b, image]`), which the caller has initialised.
+fn fold(col: &[f32], win: &Windows, images: &mut [f32]) {
+    let ld = col.len() / win.rows();
+    images.fill(0.0);
+    for (s, image) in images.chunks_exact_mut(win.image_len()).enumerate() {
+        fold_one(&col[s * win.positions()..], ld, win, image);
+    }
+}
+
+/// col2im for one image whose columns start at `col[0]`, rows `ld` apart; adds onto `image`.
+fn fold_one(col: &[f32], ld: usize, win: &Windows, image: &mut [f32]) {
+    walk(win, |row, oy, span, image_row| {
+        let Some((iy, lo, hi, start)) = span else {
+            return;
+        };
+        let src = &col[row * ld + oy * win.out[1]..][lo..hi];
+        let dst = &mut image[image_row + iy * win.image[1]..][..win.image[1]];
+        for (&v, d) in src
+            .iter()
+            .zip(dst[start..].iter_mut().step_by(win.stride[1]))
+        {
+            *d += v;
+        }
+    });
+}
+
+/// Visits every (unrolled row, output row) pair of one image. `span` is `None` when the window
+/// row falls in the padding, else (image row, first and last-plus-one output column inside the
+/// image, image column of the first); `image_row` is the offset of the row's channel plane.
+fn walk(
+    win: &Windows,
+    mut visit: impl FnMut(usize, usize, Option<(usize, usize, usize, usize)>, usize),
+) {
+    let [h, w] = win.image;
+    let [kh, kw] = win.kernel;
+    for c in 0..win.channels {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let row = (c * kh + ki) * kw + kj;
+                let offset = (kj * win.dilation[1]) as isize - win.padding[1] as isize;
+                let (lo, hi) = inside(offset, win.stride[1], win.out[1], w);
+                for oy in 0..win.out[0] {
+                    let iy = (oy * win.stride[0] + ki * win.dilation[0]) as isize
+                        - win.padding[0] as isize;
+                    let span = (iy >= 0 && (iy as usize) < h).then(|| {
+                        let start = if lo < hi {
+                            (lo as isize * win.stride[1] as isize + offset) as usize
+                        } else {
+                            0
+                        };
+                        (iy as usize, lo, hi, start)
+                    });
+                    visit(row, oy, span, c * h * w);
+                }
+            }
+        }
+    }
+}
+
+/// The output columns `lo..hi` whose input column `o·stride + offset` lies in `0..width`.
+fn inside(offset: isize, stride: usize, out: usize, width: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let first = if offset >= 0 {
+        0
+    } else {
+        (-offset + s - 1) / s
+    };
+    let end = (width as isize - offset + s - 1).div_euclid(s).max(0);
+    let lo = (first as usize).min(out);
+    let hi = (end as usize).clamp(lo, out);
+    (lo, hi)
+}
+
+/// `[b, c, p]` to `[c, b·p]`.
+fn to_channel_major(src: &[f32], c: usize, p: usize, dst: &mut [f32]) {
+    let b = src.len() / (c * p);
+    for (s, sample) in src.chunks_exact(c * p).enumerate() {
+        for (ch, values) in sample.chunks_exact(p).enumerate() {
+            dst[ch * b * p + s * p..][..p].copy_from_slice(values);
+        }
+    }
+}
+
+/// `[c, b·p]` to `[b, c, p]`, plus a per-channel bias if given.
+fn from_channel_major(src: &[f32], c: usize, p: usize, bias: Option<&[f32]>, dst: &mut [f32]) {
+    let b = dst.len() / (c * p);
+    for (s, sample) in dst.chunks_exact_mut(c * p).enumerate() {
+        for (ch, values) in sample.chunks_exact_mut(p).enumerate() {
+            let from = &src[ch * b * p + s * p..][..p];
+            match bias {
+                Some(bias) => {
+                    for (d, &v) in values.iter_mut().zip(from) {
+                        *d = v + bias[ch];
+                    }
+                }
+                None => values.copy_from_slice(from),
+            }
+        }
+    }
+}
+
+fn add_into(acc: &mut [f32], values: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(values) {
+        *a += v;
+    }
+}
+
+/// dst = lhs · rhs (+ dst when accumulating), single-threaded: the callers already run one
+/// chunk per thread. Sizes are (m, n, k); each matrix comes with its [row, column] strides.
+fn gemm(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_s, accumulate): (&mut [f32], [usize; 2], bool),
+    (lhs, lhs_s): (&[f32], [usize; 2]),
+    (rhs, rhs_s): (&[f32], [usize; 2]),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rows: usize, cols: usize, s: [usize; 2]| (rows - 1) * s[0] + (cols - 1) * s[1];
+    assert!(last(m, n, dst_s) < dst.len(), "gemm: destination too short");
+    if k > 0 {
+        assert!(
+            last(m, k, lhs_s) < lhs.len(),
+            "gemm: left operand too short"
+        );
+        assert!(
+            last(k, n, rhs_s) < rhs.len(),
+            "gemm: right operand too short"
+        );
+    }
+    // SAFETY: every index gemm reads or writes is below the bound just checked, and `dst` is an
+    // exclusive borrow that overlaps neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_s[1] as isize,
+            dst_s[0] as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_s[1] as isize,
+            lhs_s[0] as isize,
+            rhs.as_ptr(),
+            rhs_s[1] as isize,
+            rhs_s[0] as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
