@@ -71,25 +71,28 @@ fn the_same_seed_gives_the_same_loss_curve() {
     let _lock = common::exclusive();
     let data = shipped(1500);
     let dir = scratch("seed");
-    let run = |name: &str, seed: u64| {
-        let mut options = quick(2);
-        options.seed = seed;
-        let settings = RunSettings {
-            log: Some(dir.join(name)),
-            ..quiet()
+    // conv2d too: its CPU kernels split the batch over threads and must sum in a fixed order.
+    for base in [small_dense(), ModelConfig::conv2d(8)] {
+        let run = |name: &str, seed: u64| {
+            let mut options = quick(2);
+            options.seed = seed;
+            let settings = RunSettings {
+                log: Some(dir.join(format!("{}-{name}", base.kind()))),
+                ..quiet()
+            };
+            let mut config = base.clone();
+            config.dropout = 0.1; // dropout draws random masks: they must repeat too
+            train::train(&data, &config, &options, &settings).unwrap();
+            log::read(&dir.join(format!("{}-{name}", base.kind())))
+                .unwrap()
+                .iter()
+                .map(|r| (r.train_loss, r.val_loss))
+                .collect::<Vec<_>>()
         };
-        let mut config = small_dense();
-        config.dropout = 0.1; // dropout draws random masks: they must repeat too
-        train::train(&data, &config, &options, &settings).unwrap();
-        log::read(&dir.join(name))
-            .unwrap()
-            .iter()
-            .map(|r| (r.train_loss, r.val_loss))
-            .collect::<Vec<_>>()
-    };
-    let a = run("a.jsonl", 3);
-    assert_eq!(a, run("b.jsonl", 3));
-    assert_ne!(a, run("c.jsonl", 4));
+        let a = run("a.jsonl", 3);
+        assert_eq!(a, run("b.jsonl", 3), "{}", base.kind());
+        assert_ne!(a, run("c.jsonl", 4), "{}", base.kind());
+    }
 }
 
 #[test]

@@ -112,32 +112,8 @@ pub fn conv2d_backward(
             }
         });
     };
-    let zeros = || (vec![0.0; o * r], vec![0.0; o]);
-    let add = |mut a: (Vec<f32>, Vec<f32>), b: (Vec<f32>, Vec<f32>)| {
-        add_into(&mut a.0, &b.0);
-        add_into(&mut a.1, &b.1);
-        a
-    };
-    let chunks = x.par_chunks(chunk * il).zip(grad.par_chunks(chunk * o * p));
-    if need_x {
-        let mut gx = vec![0.0; x.len()];
-        let (gw, gb) = chunks
-            .zip(gx.par_chunks_mut(chunk * il))
-            .fold(zeros, |mut acc, ((x, g), gx)| {
-                work(x, g, Some(gx), &mut acc);
-                acc
-            })
-            .reduce(zeros, add);
-        (Some(gx), gw, gb)
-    } else {
-        let (gw, gb) = chunks
-            .fold(zeros, |mut acc, (x, g)| {
-                work(x, g, None, &mut acc);
-                acc
-            })
-            .reduce(zeros, add);
-        (None, gw, gb)
-    }
+    let (x_chunk, grad_chunk) = (chunk * il, chunk * o * p);
+    each_chunk(x, x_chunk, grad, grad_chunk, need_x, (o * r, o), work)
 }
 
 /// y = conv_transpose(x, weight) + bias. `x` is `[n, c_in, positions]`, `weight` `[c_in, rows]`
@@ -162,11 +138,12 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) 
                     (x_cm, [b * p, 1]),
                 );
                 let plane = win.image[0] * win.image[1];
+                let taps = taps(win);
                 for (image, sample) in out.chunks_exact_mut(il).zip(0..b) {
                     for (values, &bias) in image.chunks_exact_mut(plane).zip(bias) {
                         values.fill(bias);
                     }
-                    fold_one(&col[sample * p..], b * p, win, image);
+                    fold_one(&col[sample * p..], b * p, win, &taps, image);
                 }
             });
         });
@@ -213,42 +190,68 @@ pub fn conv_transpose2d_backward(
             }
         });
     };
-    let zeros = || (vec![0.0; c_in * r], vec![0.0; win.channels]);
-    let add = |mut a: (Vec<f32>, Vec<f32>), b: (Vec<f32>, Vec<f32>)| {
-        add_into(&mut a.0, &b.0);
-        add_into(&mut a.1, &b.1);
-        a
-    };
-    let chunks = x
-        .par_chunks(chunk * c_in * p)
-        .zip(grad.par_chunks(chunk * il));
-    if need_x {
+    let (x_chunk, grad_chunk) = (chunk * c_in * p, chunk * il);
+    each_chunk(
+        x,
+        x_chunk,
+        grad,
+        grad_chunk,
+        need_x,
+        (c_in * r, win.channels),
+        work,
+    )
+}
+
+/// Runs a backward `work` on every chunk of the batch in parallel, each writing its share of
+/// the input gradient (if wanted) and returning its share of the weight and bias gradients,
+/// which are then summed in chunk order: the same numbers on every run, whatever the threads did.
+fn each_chunk(
+    x: &[f32],
+    x_chunk: usize,
+    grad: &[f32],
+    grad_chunk: usize,
+    need_x: bool,
+    (weight_len, bias_len): (usize, usize),
+    work: impl Fn(&[f32], &[f32], Option<&mut [f32]>, &mut (Vec<f32>, Vec<f32>)) + Sync,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let zeros = || (vec![0.0; weight_len], vec![0.0; bias_len]);
+    let chunks = x.par_chunks(x_chunk).zip(grad.par_chunks(grad_chunk));
+    let (gx, parts): (_, Vec<_>) = if need_x {
         let mut gx = vec![0.0; x.len()];
-        let (gw, gb) = chunks
-            .zip(gx.par_chunks_mut(chunk * c_in * p))
-            .fold(zeros, |mut acc, ((x, g), gx)| {
-                work(x, g, Some(gx), &mut acc);
-                acc
+        let parts = chunks
+            .zip(gx.par_chunks_mut(x_chunk))
+            .map(|((x, g), gx)| {
+                let mut part = zeros();
+                work(x, g, Some(gx), &mut part);
+                part
             })
-            .reduce(zeros, add);
-        (Some(gx), gw, gb)
+            .collect();
+        (Some(gx), parts)
     } else {
-        let (gw, gb) = chunks
-            .fold(zeros, |mut acc, (x, g)| {
-                work(x, g, None, &mut acc);
-                acc
+        let parts = chunks
+            .map(|(x, g)| {
+                let mut part = zeros();
+                work(x, g, None, &mut part);
+                part
             })
-            .reduce(zeros, add);
-        (None, gw, gb)
+            .collect();
+        (None, parts)
+    };
+    let (mut gw, mut gb) = zeros();
+    for (w, b) in parts {
+        add_into(&mut gw, &w);
+        add_into(&mut gb, &b);
     }
+    (gx, gw, gb)
 }
 
 /// Samples per chunk: enough for one large GEMM, few enough that the unrolled patches stay in
-/// cache (about 512 KiB) and that every thread gets a chunk.
+/// cache (about 512 KiB) and that a batch makes at least 16 chunks for the threads to share.
+/// It depends on the batch alone, not on the thread count, so that the gradient sums (and hence
+/// a seeded training run) come out the same on any machine.
 fn chunk_samples(n: usize, unrolled_per_sample: usize) -> usize {
     const TARGET: usize = 1 << 17;
-    let per_thread = n.div_ceil(rayon::current_num_threads()).max(1);
-    (TARGET / unrolled_per_sample.max(1)).clamp(1, per_thread)
+    (TARGET / unrolled_per_sample.max(1)).clamp(1, n.div_ceil(16).max(1))
 }
 
 thread_local! {
@@ -273,85 +276,150 @@ fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) ->
 fn unroll(images: &[f32], win: &Windows, col: &mut [f32]) {
     let (p, il) = (win.positions(), win.image_len());
     let ld = col.len() / win.rows();
+    let taps = taps(win);
     for (s, image) in images.chunks_exact(il).enumerate() {
-        walk(win, |row, oy, span, image_row| {
-            let dst = &mut col[row * ld + s * p + oy * win.out[1]..][..win.out[1]];
-            let Some((iy, lo, hi, start)) = span else {
-                dst.fill(0.0);
-                return;
-            };
-            dst[..lo].fill(0.0);
-            dst[hi..].fill(0.0);
-            let src = &image[image_row + iy * win.image[1]..][..win.image[1]];
-            if win.stride[1] == 1 {
-                dst[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
-            } else {
-                for (d, &v) in dst[lo..hi]
-                    .iter_mut()
-                    .zip(src[start..].iter().step_by(win.stride[1]))
-                {
-                    *d = v;
-                }
+        for tap in &taps {
+            let dst = &mut col[tap.row * ld + s * p..][..p];
+            let plane = &image[tap.plane..][..win.image[0] * win.image[1]];
+            let ow = win.out[1];
+            // Window rows that fall in the padding read zeros.
+            dst[..tap.rows.0 * ow].fill(0.0);
+            dst[tap.rows.1 * ow..].fill(0.0);
+            for oy in tap.rows.0..tap.rows.1 {
+                let dst = &mut dst[oy * ow..][..ow];
+                let (lo, hi) = tap.cols;
+                dst[..lo].fill(0.0);
+                dst[hi..].fill(0.0);
+                let src = &plane[tap.image_row(win, oy) * win.image[1] + tap.first_col..];
+                gather(&mut dst[lo..hi], src, win.stride[1]);
             }
-        });
+        }
     }
 }
 
-/// col2im for a chunk: adds each column of `col` (`[rows, b·positions]`) back onto its image
-/// in `images` (`[b, image]`), which the caller has initialised.
+/// col2im for a chunk: `images` (`[b, image]`) becomes the sum of the columns of `col`
+/// (`[rows, b·positions]`) put back where `unroll` took them from.
 fn fold(col: &[f32], win: &Windows, images: &mut [f32]) {
     let ld = col.len() / win.rows();
+    let taps = taps(win);
     images.fill(0.0);
     for (s, image) in images.chunks_exact_mut(win.image_len()).enumerate() {
-        fold_one(&col[s * win.positions()..], ld, win, image);
+        fold_one(&col[s * win.positions()..], ld, win, &taps, image);
     }
 }
 
 /// col2im for one image whose columns start at `col[0]`, rows `ld` apart; adds onto `image`.
-fn fold_one(col: &[f32], ld: usize, win: &Windows, image: &mut [f32]) {
-    walk(win, |row, oy, span, image_row| {
-        let Some((iy, lo, hi, start)) = span else {
-            return;
-        };
-        let src = &col[row * ld + oy * win.out[1]..][lo..hi];
-        let dst = &mut image[image_row + iy * win.image[1]..][..win.image[1]];
-        for (&v, d) in src
-            .iter()
-            .zip(dst[start..].iter_mut().step_by(win.stride[1]))
-        {
-            *d += v;
+fn fold_one(col: &[f32], ld: usize, win: &Windows, taps: &[Tap], image: &mut [f32]) {
+    let ow = win.out[1];
+    for tap in taps {
+        let src = &col[tap.row * ld..][..win.positions()];
+        let plane = &mut image[tap.plane..][..win.image[0] * win.image[1]];
+        for oy in tap.rows.0..tap.rows.1 {
+            let (lo, hi) = tap.cols;
+            let dst = &mut plane[tap.image_row(win, oy) * win.image[1] + tap.first_col..];
+            scatter_add(&src[oy * ow + lo..oy * ow + hi], dst, win.stride[1]);
         }
-    });
+    }
 }
 
-/// Visits every (unrolled row, output row) pair of one image. `span` is `None` when the window
-/// row falls in the padding, else (image row, first and last-plus-one output column inside the
-/// image, image column of the first); `image_row` is the offset of the row's channel plane.
-fn walk(
-    win: &Windows,
-    mut visit: impl FnMut(usize, usize, Option<(usize, usize, usize, usize)>, usize),
-) {
-    let [h, w] = win.image;
+/// One kernel tap (channel, kernel row, kernel column): a row of the unrolled matrix.
+struct Tap {
+    row: usize,
+    /// Offset of the tap's channel plane in the image.
+    plane: usize,
+    ki: usize,
+    /// Output rows and columns whose window tap lands inside the image (not in the padding).
+    rows: (usize, usize),
+    cols: (usize, usize),
+    /// Image column read by output column `cols.0`.
+    first_col: usize,
+}
+
+impl Tap {
+    /// Image row read by output row `oy` (one of `rows`).
+    fn image_row(&self, win: &Windows, oy: usize) -> usize {
+        oy * win.stride[0] + self.ki * win.dilation[0] - win.padding[0]
+    }
+}
+
+/// Every tap of the window, in unrolled-row order (computed once per chunk: the divisions in
+/// here cost more than the copies when done per image).
+fn taps(win: &Windows) -> Vec<Tap> {
     let [kh, kw] = win.kernel;
-    for c in 0..win.channels {
-        for ki in 0..kh {
-            for kj in 0..kw {
-                let row = (c * kh + ki) * kw + kj;
-                let offset = (kj * win.dilation[1]) as isize - win.padding[1] as isize;
-                let (lo, hi) = inside(offset, win.stride[1], win.out[1], w);
-                for oy in 0..win.out[0] {
-                    let iy = (oy * win.stride[0] + ki * win.dilation[0]) as isize
-                        - win.padding[0] as isize;
-                    let span = (iy >= 0 && (iy as usize) < h).then(|| {
-                        let start = if lo < hi {
-                            (lo as isize * win.stride[1] as isize + offset) as usize
-                        } else {
-                            0
-                        };
-                        (iy as usize, lo, hi, start)
-                    });
-                    visit(row, oy, span, c * h * w);
-                }
+    (0..win.channels * kh * kw)
+        .map(move |row| {
+            let (c, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
+            let offset =
+                |k: usize, i: usize| (k * win.dilation[i]) as isize - win.padding[i] as isize;
+            let rows = inside(offset(ki, 0), win.stride[0], win.out[0], win.image[0]);
+            let cols = inside(offset(kj, 1), win.stride[1], win.out[1], win.image[1]);
+            let first_col = if cols.0 < cols.1 {
+                (cols.0 as isize * win.stride[1] as isize + offset(kj, 1)) as usize
+            } else {
+                0
+            };
+            Tap {
+                row,
+                plane: c * win.image[0] * win.image[1],
+                ki,
+                rows,
+                cols,
+                first_col,
+            }
+        })
+        .collect()
+}
+
+/// dst[i] = src[i·stride], with the common strides spelled out so they compile to tight loops.
+#[inline(always)]
+fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    let src = &src[..(n - 1) * stride + 1];
+    match stride {
+        1 => dst.copy_from_slice(src),
+        2 => {
+            // Pairs, so that no index needs a bounds check; the last element has no partner.
+            let (last, body) = dst.split_last_mut().expect("n > 0");
+            for (d, pair) in body.iter_mut().zip(src.chunks_exact(2)) {
+                *d = pair[0];
+            }
+            *last = src[2 * (n - 1)];
+        }
+        _ => {
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = src[i * stride];
+            }
+        }
+    }
+}
+
+/// dst[i·stride] += src[i].
+#[inline(always)]
+fn scatter_add(src: &[f32], dst: &mut [f32], stride: usize) {
+    let n = src.len();
+    if n == 0 {
+        return;
+    }
+    let dst = &mut dst[..(n - 1) * stride + 1];
+    match stride {
+        1 => {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d += v;
+            }
+        }
+        2 => {
+            let (last, body) = src.split_last().expect("n > 0");
+            for (pair, &v) in dst.chunks_exact_mut(2).zip(body) {
+                pair[0] += v;
+            }
+            dst[2 * (n - 1)] += last;
+        }
+        _ => {
+            for (i, &v) in src.iter().enumerate() {
+                dst[i * stride] += v;
             }
         }
     }
