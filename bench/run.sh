@@ -38,7 +38,8 @@ for line in sys.stdin:
         print(m["executable"])')
 
 results=$(mktemp)
-for model in dense conv2d; do
+models="dense conv2d vae conv1d"
+for model in $models; do
     for round in $(seq "$rounds"); do
         echo "round $round/$rounds: $model" >&2
         RAYON_NUM_THREADS=$threads "$bench_bin" --model "$model" --steps "$steps" \
@@ -48,10 +49,11 @@ for model in dense conv2d; do
     done
 done
 
-python3 - "$results" "$threads" <<'PY'
+python3 - "$results" "$threads" $models <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 threads = sys.argv[2]
+models = sys.argv[3:]
 def med(model, impl, get):
     return statistics.median(get(r) for r in rows if r["model"] == model and r["impl"] == impl)
 figures = [
@@ -63,11 +65,11 @@ figures = [
     ("mse", "test MSE, 1 epoch", lambda r: r["test_mse_1epoch"], "lower"),
 ]
 torch_version = next(r["version"] for r in rows if r["impl"] == "pytorch")
-print(f"threads: {threads}; PyTorch {torch_version}; medians of {len(rows) // 4} round(s)")
+print(f"threads: {threads}; PyTorch {torch_version}; medians of {len(rows) // (2 * len(models))} round(s)")
 print(f"| model | figure | hourglass | PyTorch | ratio (PyTorch/hourglass cost) |")
 print(f"|---|---|---|---|---|")
 ratios = []
-for model in ("dense", "conv2d"):
+for model in models:
     for key, label, get, better in figures:
         h, t = med(model, "hourglass", get), med(model, "pytorch", get)
         ratio = t / h if better == "lower" else h / t

@@ -61,8 +61,65 @@ class Conv2d(nn.Module):
         return self.decoder(self.decoder_latent(z)).view(-1, 784)
 
 
+class Vae(nn.Module):
+    """hourglass's dense VAE: the dense encoder ends in 2 × latent (mean, log-variance); the loss is
+    MSE + β · KL / 784 (KL summed over the latent, averaged over the batch), β = 1; evaluation
+    decodes the mean."""
+
+    def __init__(self, latent=32):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(), nn.Linear(64, 2 * latent),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent, 64), nn.ReLU(), nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 784),
+            nn.Sigmoid(),
+        )
+        self.penalty = 0.0
+
+    def forward(self, x):
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        if not self.training:
+            return self.decoder(mean)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        kl = 0.5 * (log_var.exp() + mean ** 2 - log_var - 1).sum(1).mean()
+        self.penalty = kl / 784
+        return self.decoder(z)
+
+
+class Conv1d(nn.Module):
+    """hourglass's conv1d model on each image read as a 784-step series."""
+
+    def __init__(self, latent=16):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv1d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv1d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(32 * 196, latent),
+        )
+        self.decoder_latent = nn.Linear(latent, 32 * 196)
+        self.decoder = nn.Sequential(
+            nn.ReLU(),
+            nn.Unflatten(1, (32, 196)),
+            nn.ConvTranspose1d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose1d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        z = self.encoder(x.view(-1, 1, 784))
+        return self.decoder(self.decoder_latent(z)).view(-1, 784)
+
+
+MODELS = {"dense": dense, "conv2d": Conv2d, "vae": Vae, "conv1d": Conv1d}
+
+
 def build(model):
-    return dense() if model == "dense" else Conv2d()
+    return MODELS[model]()
+
+
+def loss_of(model, x):
+    """MSE, plus the KL penalty the forward pass left for a VAE."""
+    return ((model(x) - x) ** 2).mean() + getattr(model, "penalty", 0.0)
 
 
 def train_steps(model, optimizer, train, batches):
@@ -72,7 +129,7 @@ def train_steps(model, optimizer, train, batches):
         x = torch.from_numpy(train[(i * 256) % 59_904:][:256])
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = ((model(x) - x) ** 2).mean()
+        loss = loss_of(model, x)
         loss.backward()
         optimizer.step()
         loss.item()
@@ -103,7 +160,7 @@ def one_epoch_mse(model_name, train, test, seed):
     for i in range(0, len(train), 256):
         x = torch.from_numpy(train[order[i:i + 256]])
         optimizer.zero_grad(set_to_none=True)
-        ((model(x) - x) ** 2).mean().backward()
+        loss_of(model, x).backward()
         optimizer.step()
     with torch.no_grad():
         model.eval()
@@ -113,7 +170,7 @@ def one_epoch_mse(model_name, train, test, seed):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=["dense", "conv2d"], required=True)
+    parser.add_argument("--model", choices=sorted(MODELS), required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)

@@ -63,6 +63,9 @@ fn config(model: &str) -> ModelConfig {
     let mut config = match model {
         "dense" => ModelConfig::dense(32),
         "conv2d" => ModelConfig::conv2d(16),
+        "vae" => ModelConfig::dense(32).variational(1.0),
+        // Each image read as a series of 784 steps: one window per sample.
+        "conv1d" => ModelConfig::conv1d(16, D, D),
         other => panic!("unknown model {other}"),
     };
     config.output = OutputActivation::Sigmoid;
@@ -79,6 +82,14 @@ fn options(seed: u64) -> TrainOptions {
 }
 
 const D: usize = 784;
+
+/// What a sample looks like to the model: a 28×28 image, or for conv1d a 784-step series.
+fn shape(model: &str) -> data::SampleShape {
+    match model {
+        "conv1d" => data::SampleShape::tabular(D),
+        _ => data::SampleShape::image(1, 28, 28),
+    }
+}
 
 /// Times optimizer steps over consecutive batches of 256; milliseconds per step.
 fn train_steps(stepper: &mut Stepper, train: &[f32], batches: usize) -> Vec<f64> {
@@ -116,10 +127,9 @@ fn inference(
 }
 
 fn one_epoch_mse(args: &Args, train: &[f32], test: &[f32]) -> f64 {
-    let shape = data::SampleShape::image(1, 28, 28);
     let mut stepper = Stepper::new(
         &config(&args.model),
-        shape,
+        shape(&args.model),
         &options(args.seed),
         args.backend,
     )
@@ -162,10 +172,9 @@ fn main() {
         load(&args.data, Split::Train),
         load(&args.data, Split::Test),
     );
-    let shape = data::SampleShape::image(1, 28, 28);
     let mut stepper = Stepper::new(
         &config(&args.model),
-        shape,
+        shape(&args.model),
         &options(args.seed),
         args.backend,
     )

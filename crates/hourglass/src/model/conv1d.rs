@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use super::config::{ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
+use crate::ops;
 
 #[derive(Module, Debug)]
 pub struct Conv1dNet {
@@ -87,7 +88,7 @@ impl Conv1dNet {
         let [batch, _] = x.dims();
         let mut x: Tensor<3> = x.reshape([batch, self.input.channels, self.input.width]);
         for conv in &self.encoder_convs {
-            x = layers::hidden(conv.forward(x), self.head.activation, &self.dropout);
+            x = layers::hidden(ops::conv1d(conv, x), self.head.activation, &self.dropout);
         }
         let flat = self.head.with_class(x.flatten(1, 2), class);
         self.head.split_code(self.encoder_latent.forward(flat))
@@ -102,7 +103,7 @@ impl Conv1dNet {
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, length]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
-            x = conv.forward(x);
+            x = ops::conv_transpose1d(conv, x);
             if i < last {
                 x = layers::hidden(x, self.head.activation, &self.dropout);
             }

@@ -14,8 +14,8 @@ use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::conv::{Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
@@ -91,7 +91,60 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     ))
 }
 
-fn on_flex_f32(x: &Tensor<4>) -> bool {
+/// `layer.forward(x)` for a 1-D convolution, run on flex as a 2-D one of height 1.
+pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    let (Some(bias), PaddingConfig1d::Explicit(left, right)) = (&layer.bias, &layer.padding) else {
+        return layer.forward(x);
+    };
+    if !on_flex_f32(&x) || layer.groups != 1 {
+        return layer.forward(x);
+    }
+    let [n, c, len] = x.dims();
+    let [o, _, k] = layer.weight.dims();
+    let options = ConvOptions {
+        stride: [1, layer.stride],
+        padding: [(0, 0), (*left, *right)],
+        dilation: [1, layer.dilation],
+        groups: 1,
+    };
+    let y: Tensor<4> = Tensor::from_dispatch(<Dispatch as FastConv>::fast_conv2d(
+        x.reshape([n, c, 1, len]).into_dispatch(),
+        layer.weight.val().reshape([o, c, 1, k]).into_dispatch(),
+        bias.val().into_dispatch(),
+        options,
+    ));
+    let [_, _, _, out] = y.dims();
+    y.reshape([n, o, out])
+}
+
+/// `layer.forward(x)` for a 1-D transposed convolution, run on flex as a 2-D one of height 1.
+pub fn conv_transpose1d(layer: &ConvTranspose1d, x: Tensor<3>) -> Tensor<3> {
+    let Some(bias) = &layer.bias else {
+        return layer.forward(x);
+    };
+    if !on_flex_f32(&x) || layer.groups != 1 {
+        return layer.forward(x);
+    }
+    let [n, c, len] = x.dims();
+    let [_, o, k] = layer.weight.dims();
+    let options = ConvTransposeOptions {
+        stride: [1, layer.stride],
+        padding: [0, layer.padding],
+        padding_out: [0, layer.padding_out],
+        dilation: [1, layer.dilation],
+        groups: 1,
+    };
+    let y: Tensor<4> = Tensor::from_dispatch(<Dispatch as FastConv>::fast_conv_transpose2d(
+        x.reshape([n, c, 1, len]).into_dispatch(),
+        layer.weight.val().reshape([c, o, 1, k]).into_dispatch(),
+        bias.val().into_dispatch(),
+        options,
+    ));
+    let [_, _, _, out] = y.dims();
+    y.reshape([n, o, out])
+}
+
+fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
     matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
 }
 
@@ -306,7 +359,9 @@ fn tracked<C: CheckpointStrategy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::conv::{
+        Conv1dConfig, Conv2dConfig, ConvTranspose1dConfig, ConvTranspose2dConfig,
+    };
     use burn::tensor::{Device, Distribution};
 
     /// Largest absolute difference, relative to the largest magnitude in `b`.
@@ -316,20 +371,20 @@ mod tests {
     }
 
     /// Ours and Burn's agree on the output and on the gradients of input, weight and bias.
-    fn agree(
-        ours: impl Fn(Tensor<4>) -> Tensor<4>,
-        burn: impl Fn(Tensor<4>) -> Tensor<4>,
-        weight: Tensor<4>,
+    fn agree<const D: usize>(
+        ours: impl Fn(Tensor<D>) -> Tensor<D>,
+        burn: impl Fn(Tensor<D>) -> Tensor<D>,
+        weight: Tensor<D>,
         bias: Tensor<1>,
-        input: [usize; 4],
+        input: [usize; D],
         device: &Device,
     ) {
-        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), device).require_grad();
+        let x = Tensor::<D>::random(input, Distribution::Normal(0.0, 1.0), device).require_grad();
         let (a, b) = (ours(x.clone()), burn(x.clone()));
         assert_eq!(a.dims(), b.dims(), "output shape for input {input:?}");
         let gap = relative_gap(a.clone().inner(), b.clone().inner());
         assert!(gap < 1e-5, "output differs by {gap} for input {input:?}");
-        let mix = Tensor::<4>::random(a.dims(), Distribution::Normal(0.0, 1.0), device);
+        let mix = Tensor::<D>::random(a.dims(), Distribution::Normal(0.0, 1.0), device);
         let (ga, gb) = (
             (a * mix.clone()).sum().backward(),
             (b * mix).sum().backward(),
@@ -391,6 +446,40 @@ mod tests {
                 layer.weight.val(),
                 layer.bias.as_ref().unwrap().val(),
                 [3, c_in, h, w],
+                &device,
+            );
+        }
+    }
+
+    #[test]
+    fn conv1d_and_its_transpose_match_burn_with_gradients() {
+        let device = Device::flex().autodiff();
+        for (c_in, c_out, k, stride, pad, dilation, [_, len]) in CASES {
+            let layer = Conv1dConfig::new(c_in, c_out, k)
+                .with_stride(stride)
+                .with_dilation(dilation)
+                .with_padding(PaddingConfig1d::Explicit(pad, pad))
+                .init(&device);
+            agree(
+                |x| conv1d(&layer, x),
+                |x| layer.forward(x),
+                layer.weight.val(),
+                layer.bias.as_ref().unwrap().val(),
+                [3, c_in, len],
+                &device,
+            );
+            let layer = ConvTranspose1dConfig::new([c_in, c_out], k)
+                .with_stride(stride)
+                .with_dilation(dilation)
+                .with_padding(pad)
+                .with_padding_out(stride - 1)
+                .init(&device);
+            agree(
+                |x| conv_transpose1d(&layer, x),
+                |x| layer.forward(x),
+                layer.weight.val(),
+                layer.bias.as_ref().unwrap().val(),
+                [3, c_in, len],
                 &device,
             );
         }

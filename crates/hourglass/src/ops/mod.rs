@@ -6,5 +6,5 @@ pub mod conv;
 mod conv_cpu;
 pub mod sigmoid;
 
-pub use conv::{conv_transpose2d, conv2d};
+pub use conv::{conv_transpose1d, conv_transpose2d, conv1d, conv2d};
 pub use sigmoid::sigmoid;
