@@ -52,22 +52,20 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32
     let n = x.len() / il;
     let chunk = chunk_samples(n, r * p);
     let mut out = vec![0.0; n * o * p];
-    out.par_chunks_mut(chunk * o * p)
-        .zip(x.par_chunks(chunk * il))
-        .for_each(|(out, x)| {
-            let b = x.len() / il;
-            with_scratch(r * b * p, o * b * p, |col, product| {
-                unroll(x, win, col);
-                // product [o, b·p] = weight [o, r] · col [r, b·p]
-                gemm(
-                    (o, b * p, r),
-                    (product, [b * p, 1], false),
-                    (weight, [r, 1]),
-                    (col, [b * p, 1]),
-                );
-                from_channel_major(product, o, p, Some(bias), out);
-            });
+    for_each_chunk(&mut out, chunk * o * p, x, chunk * il, |out, x| {
+        let b = x.len() / il;
+        with_scratch(r * b * p, o * b * p, |col, product| {
+            unroll(x, win, col);
+            // product [o, b·p] = weight [o, r] · col [r, b·p]
+            gemm(
+                (o, b * p, r),
+                (product, [b * p, 1], false),
+                (weight, [r, 1]),
+                (col, [b * p, 1]),
+            );
+            from_channel_major(product, o, p, Some(bias), out);
         });
+    });
     out
 }
 
@@ -124,29 +122,27 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) 
     let n = x.len() / (c_in * p);
     let chunk = chunk_samples(n, r * p);
     let mut out = vec![0.0; n * il];
-    out.par_chunks_mut(chunk * il)
-        .zip(x.par_chunks(chunk * c_in * p))
-        .for_each(|(out, x)| {
-            let b = x.len() / (c_in * p);
-            with_scratch(c_in * b * p, r * b * p, |x_cm, col| {
-                to_channel_major(x, c_in, p, x_cm);
-                // col [r, b·p] = weightᵀ [r, c_in] · x [c_in, b·p]
-                gemm(
-                    (r, b * p, c_in),
-                    (col, [b * p, 1], false),
-                    (weight, [1, r]),
-                    (x_cm, [b * p, 1]),
-                );
-                let plane = win.image[0] * win.image[1];
-                let taps = taps(win);
-                for (image, sample) in out.chunks_exact_mut(il).zip(0..b) {
-                    for (values, &bias) in image.chunks_exact_mut(plane).zip(bias) {
-                        values.fill(bias);
-                    }
-                    fold_one(&col[sample * p..], b * p, win, &taps, image);
+    for_each_chunk(&mut out, chunk * il, x, chunk * c_in * p, |out, x| {
+        let b = x.len() / (c_in * p);
+        with_scratch(c_in * b * p, r * b * p, |x_cm, col| {
+            to_channel_major(x, c_in, p, x_cm);
+            // col [r, b·p] = weightᵀ [r, c_in] · x [c_in, b·p]
+            gemm(
+                (r, b * p, c_in),
+                (col, [b * p, 1], false),
+                (weight, [1, r]),
+                (x_cm, [b * p, 1]),
+            );
+            let plane = win.image[0] * win.image[1];
+            let taps = taps(win);
+            for (image, sample) in out.chunks_exact_mut(il).zip(0..b) {
+                for (values, &bias) in image.chunks_exact_mut(plane).zip(bias) {
+                    values.fill(bias);
                 }
-            });
+                fold_one(&col[sample * p..], b * p, win, &taps, image);
+            }
         });
+    });
     out
 }
 
@@ -200,6 +196,25 @@ pub fn conv_transpose2d_backward(
         (c_in * r, win.channels),
         work,
     )
+}
+
+/// Runs `f` on each (output chunk, input chunk) pair, shared over rayon's threads. A single
+/// chunk (batch-1 inference) runs on the calling thread: handing it to the pool and waiting
+/// costs more than the work.
+fn for_each_chunk(
+    out: &mut [f32],
+    out_chunk: usize,
+    x: &[f32],
+    x_chunk: usize,
+    f: impl Fn(&mut [f32], &[f32]) + Sync,
+) {
+    if out.len() <= out_chunk {
+        f(out, x);
+    } else {
+        out.par_chunks_mut(out_chunk)
+            .zip(x.par_chunks(x_chunk))
+            .for_each(|(out, x)| f(out, x));
+    }
 }
 
 /// Runs a backward `work` on every chunk of the batch in parallel, each writing its share of
@@ -346,25 +361,28 @@ impl Tap {
 /// here cost more than the copies when done per image).
 fn taps(win: &Windows) -> Vec<Tap> {
     let [kh, kw] = win.kernel;
-    (0..win.channels * kh * kw)
-        .map(move |row| {
-            let (c, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
-            let offset =
-                |k: usize, i: usize| (k * win.dilation[i]) as isize - win.padding[i] as isize;
-            let rows = inside(offset(ki, 0), win.stride[0], win.out[0], win.image[0]);
+    let offset = |k: usize, i: usize| (k * win.dilation[i]) as isize - win.padding[i] as isize;
+    // The ranges depend on the kernel row or column alone: a few divisions, not one per tap.
+    let rows: Vec<_> = (0..kh)
+        .map(|ki| inside(offset(ki, 0), win.stride[0], win.out[0], win.image[0]))
+        .collect();
+    let cols: Vec<_> = (0..kw)
+        .map(|kj| {
             let cols = inside(offset(kj, 1), win.stride[1], win.out[1], win.image[1]);
-            let first_col = if cols.0 < cols.1 {
-                (cols.0 as isize * win.stride[1] as isize + offset(kj, 1)) as usize
-            } else {
-                0
-            };
+            let first = cols.0 as isize * win.stride[1] as isize + offset(kj, 1);
+            (cols, if cols.0 < cols.1 { first as usize } else { 0 })
+        })
+        .collect();
+    (0..win.channels * kh * kw)
+        .map(|row| {
+            let (c, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
             Tap {
                 row,
                 plane: c * win.image[0] * win.image[1],
                 ki,
-                rows,
-                cols,
-                first_col,
+                rows: rows[ki],
+                cols: cols[kj].0,
+                first_col: cols[kj].1,
             }
         })
         .collect()
