@@ -296,17 +296,14 @@ fn unroll(images: &[f32], win: &Windows, col: &mut [f32]) {
         for tap in &taps {
             let dst = &mut col[tap.row * ld + s * p..][..p];
             let plane = &image[tap.plane..][..win.image[0] * win.image[1]];
-            let ow = win.out[1];
-            // Window rows that fall in the padding read zeros.
-            dst[..tap.rows.0 * ow].fill(0.0);
-            dst[tap.rows.1 * ow..].fill(0.0);
+            let (ow, (lo, hi)) = (win.out[1], tap.cols);
+            // Windows over the padding read zeros: clear the row once, not piece by piece.
+            if tap.rows != (0, win.out[0]) || tap.cols != (0, ow) {
+                dst.fill(0.0);
+            }
             for oy in tap.rows.0..tap.rows.1 {
-                let dst = &mut dst[oy * ow..][..ow];
-                let (lo, hi) = tap.cols;
-                dst[..lo].fill(0.0);
-                dst[hi..].fill(0.0);
                 let src = &plane[tap.image_row(win, oy) * win.image[1] + tap.first_col..];
-                gather(&mut dst[lo..hi], src, win.stride[1]);
+                gather(&mut dst[oy * ow + lo..oy * ow + hi], src, win.stride[1]);
             }
         }
     }
