@@ -6,7 +6,7 @@ use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{ModelConfig, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
 use crate::ops;
@@ -88,7 +88,13 @@ impl Conv1dNet {
         let [batch, _] = x.dims();
         let mut x: Tensor<3> = x.reshape([batch, self.input.channels, self.input.width]);
         for conv in &self.encoder_convs {
-            x = layers::hidden(ops::conv1d(conv, x), self.head.activation, &self.dropout);
+            let relu = self.head.activation == Activation::Relu;
+            x = layers::hidden_fused(
+                ops::conv1d(conv, x, relu),
+                relu,
+                self.head.activation,
+                &self.dropout,
+            );
         }
         let flat = self.head.with_class(x.flatten(1, 2), class);
         self.head.split_code(self.encoder_latent.forward(flat))
@@ -103,9 +109,12 @@ impl Conv1dNet {
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, length]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
-            x = ops::conv_transpose1d(conv, x);
-            if i < last {
-                x = layers::hidden(x, self.head.activation, &self.dropout);
+            // Hidden layers fuse their ReLU into the convolution; the last one has none.
+            let hidden = i < last;
+            let relu = hidden && self.head.activation == Activation::Relu;
+            x = ops::conv_transpose1d(conv, x, relu);
+            if hidden {
+                x = layers::hidden_fused(x, relu, self.head.activation, &self.dropout);
             }
         }
         x.flatten(1, 2)

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{ModelConfig, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
 use crate::ops;
@@ -99,7 +99,13 @@ impl Conv2dNet {
         let s = self.input;
         let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
         for conv in &self.encoder_convs {
-            x = layers::hidden(ops::conv2d(conv, x), self.head.activation, &self.dropout);
+            let relu = self.head.activation == Activation::Relu;
+            x = layers::hidden_fused(
+                ops::conv2d(conv, x, relu),
+                relu,
+                self.head.activation,
+                &self.dropout,
+            );
         }
         // A conditional model's class joins at the code layer, after the convolutions.
         let flat = self.head.with_class(x.flatten(1, 3), class);
@@ -116,9 +122,12 @@ impl Conv2dNet {
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
         let last = self.decoder_convs.len() - 1;
         for (i, conv) in self.decoder_convs.iter().enumerate() {
-            x = ops::conv_transpose2d(conv, x);
-            if i < last {
-                x = layers::hidden(x, self.head.activation, &self.dropout);
+            // Hidden layers fuse their ReLU into the convolution; the last one has none.
+            let hidden = i < last;
+            let relu = hidden && self.head.activation == Activation::Relu;
+            x = ops::conv_transpose2d(conv, x, relu);
+            if hidden {
+                x = layers::hidden_fused(x, relu, self.head.activation, &self.dropout);
             }
         }
         x.flatten(1, 3)

@@ -38,6 +38,21 @@ pub fn hidden<const D: usize>(
     dropout.forward(activation.apply(x))
 }
 
+/// `hidden` after a layer that may have applied its ReLU itself (`fused`, the CPU convolutions
+/// do): then only the dropout is left.
+pub fn hidden_fused<const D: usize>(
+    x: Tensor<D>,
+    fused: bool,
+    activation: Activation,
+    dropout: &Dropout,
+) -> Tensor<D> {
+    if fused {
+        dropout.forward(x)
+    } else {
+        hidden(x, activation, dropout)
+    }
+}
+
 /// What both architectures do the same way around their layers, fixed by the model config: the
 /// latent size, whether the code is variational or passes through an activation, the hidden and
 /// output activations.

@@ -11,7 +11,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::nn::conv::{Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d};
@@ -21,8 +21,8 @@ use burn::tensor::{Bytes, DType, Shape, Tensor};
 
 use super::conv_cpu::{self, Windows};
 
-/// The extension: Burn's convolutions unless a backend says otherwise. The bias is required
-/// (layers without one take Burn's path).
+/// The extension: Burn's convolutions (then ReLU if `relu`) unless a backend says otherwise.
+/// The bias is required (layers without one take Burn's path).
 #[backend_extension(Flex, Autodiff)]
 pub trait FastConv: Backend {
     fn fast_conv2d(
@@ -30,8 +30,10 @@ pub trait FastConv: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, Some(bias), options)
+        let y = Self::conv2d(x, weight, Some(bias), options);
+        if relu { Self::relu(y) } else { y }
     }
 
     fn fast_conv_transpose2d(
@@ -39,20 +41,22 @@ pub trait FastConv: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvTransposeOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv_transpose2d(x, weight, Some(bias), options)
+        let y = Self::conv_transpose2d(x, weight, Some(bias), options);
+        if relu { Self::relu(y) } else { y }
     }
 }
 
-/// `layer.forward(x)`, through the fast kernels on flex.
-pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// `layer.forward(x)` (then ReLU if `relu`), through the fast kernels on flex.
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let (Some(bias), PaddingConfig2d::Explicit(top, left, bottom, right)) =
         (&layer.bias, &layer.padding)
     else {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     };
     if !on_flex_f32(&x) || layer.groups != 1 {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     }
     let options = ConvOptions {
         stride: layer.stride,
@@ -65,16 +69,17 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         layer.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
         options,
+        relu,
     ))
 }
 
-/// `layer.forward(x)`, through the fast kernels on flex.
-pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+/// `layer.forward(x)` (then ReLU if `relu`), through the fast kernels on flex.
+pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let Some(bias) = &layer.bias else {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     };
     if !on_flex_f32(&x) || layer.groups != 1 {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     }
     let options = ConvTransposeOptions {
         stride: layer.stride,
@@ -88,16 +93,18 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         layer.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
         options,
+        relu,
     ))
 }
 
-/// `layer.forward(x)` for a 1-D convolution, run on flex as a 2-D one of height 1.
-pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+/// `layer.forward(x)` (then ReLU if `relu`) for a 1-D convolution, run on flex as a 2-D one of
+/// height 1.
+pub fn conv1d(layer: &Conv1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
     let (Some(bias), PaddingConfig1d::Explicit(left, right)) = (&layer.bias, &layer.padding) else {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     };
     if !on_flex_f32(&x) || layer.groups != 1 {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     }
     let [n, c, len] = x.dims();
     let [o, _, k] = layer.weight.dims();
@@ -112,18 +119,20 @@ pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
         layer.weight.val().reshape([o, c, 1, k]).into_dispatch(),
         bias.val().into_dispatch(),
         options,
+        relu,
     ));
     let [_, _, _, out] = y.dims();
     y.reshape([n, o, out])
 }
 
-/// `layer.forward(x)` for a 1-D transposed convolution, run on flex as a 2-D one of height 1.
-pub fn conv_transpose1d(layer: &ConvTranspose1d, x: Tensor<3>) -> Tensor<3> {
+/// `layer.forward(x)` (then ReLU if `relu`) for a 1-D transposed convolution, run on flex as a
+/// 2-D one of height 1.
+pub fn conv_transpose1d(layer: &ConvTranspose1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
     let Some(bias) = &layer.bias else {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     };
     if !on_flex_f32(&x) || layer.groups != 1 {
-        return layer.forward(x);
+        return burn_forward(layer.forward(x), relu);
     }
     let [n, c, len] = x.dims();
     let [_, o, k] = layer.weight.dims();
@@ -139,9 +148,19 @@ pub fn conv_transpose1d(layer: &ConvTranspose1d, x: Tensor<3>) -> Tensor<3> {
         layer.weight.val().reshape([c, o, 1, k]).into_dispatch(),
         bias.val().into_dispatch(),
         options,
+        relu,
     ));
     let [_, _, _, out] = y.dims();
     y.reshape([n, o, out])
+}
+
+/// Burn's path: the layer's own output, then its ReLU if asked.
+fn burn_forward<const D: usize>(y: Tensor<D>, relu: bool) -> Tensor<D> {
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
 }
 
 fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
@@ -220,13 +239,15 @@ impl FastConv for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
         if !all_f32(&[&x, &weight, &bias]) || options.groups != 1 {
-            return Flex::conv2d(x, weight, Some(bias), options);
+            let y = Flex::conv2d(x, weight, Some(bias), options);
+            return if relu { Flex::relu(y) } else { y };
         }
         let win = conv_windows(x.layout().shape(), weight.layout().shape(), &options);
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let out = conv_cpu::conv2d(floats(&x), floats(&weight), floats(&bias), &win);
+        let out = conv_cpu::conv2d(floats(&x), floats(&weight), floats(&bias), &win, relu);
         let n = x.layout().shape()[0];
         tensor(
             out,
@@ -239,13 +260,16 @@ impl FastConv for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvTransposeOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
         if !all_f32(&[&x, &weight, &bias]) || options.groups != 1 {
-            return Flex::conv_transpose2d(x, weight, Some(bias), options);
+            let y = Flex::conv_transpose2d(x, weight, Some(bias), options);
+            return if relu { Flex::relu(y) } else { y };
         }
         let win = transposed_windows(x.layout().shape(), weight.layout().shape(), &options);
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
-        let out = conv_cpu::conv_transpose2d(floats(&x), floats(&weight), floats(&bias), &win);
+        let out =
+            conv_cpu::conv_transpose2d(floats(&x), floats(&weight), floats(&bias), &win, relu);
         let n = x.layout().shape()[0];
         tensor(
             out,
@@ -266,15 +290,23 @@ enum Kind {
 struct ConvBackward;
 
 impl Backward<Flex, 3> for ConvBackward {
-    /// Input and weight as they were in the forward pass.
-    type State = (FlexTensor, FlexTensor, Kind);
+    /// Input and weight as they were in the forward pass, and the output if a ReLU was fused.
+    type State = (FlexTensor, FlexTensor, Kind, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x, weight, kind) = ops.state;
+        let (x, weight, kind, relu_output) = ops.state;
         let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-        let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
+        let (x, weight) = (values(&x), values(&weight));
+        let grad = match relu_output {
+            Some(output) => {
+                let mut grad = floats(&values(&grad)).to_vec();
+                conv_cpu::relu_backward(&mut grad, floats(&values(&output)));
+                tensor(grad, output.layout().shape().clone())
+            }
+            None => values(&grad),
+        };
         let need_x = node_x.is_some();
         let (gx, gw, gb) = match &kind {
             Kind::Conv(options) => conv_cpu::conv2d_backward(
@@ -311,10 +343,11 @@ impl<C: CheckpointStrategy> FastConv for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let kind = Kind::Conv(options.clone());
-        tracked::<C>(x, weight, bias, kind, |x, w, b| {
-            Flex::fast_conv2d(x, w, b, options)
+        tracked::<C>(x, weight, bias, kind, relu, |x, w, b| {
+            Flex::fast_conv2d(x, w, b, options, relu)
         })
     }
 
@@ -323,21 +356,23 @@ impl<C: CheckpointStrategy> FastConv for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvTransposeOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let kind = Kind::Transposed(options.clone());
-        tracked::<C>(x, weight, bias, kind, |x, w, b| {
-            Flex::fast_conv_transpose2d(x, w, b, options)
+        tracked::<C>(x, weight, bias, kind, relu, |x, w, b| {
+            Flex::fast_conv_transpose2d(x, w, b, options, relu)
         })
     }
 }
 
 /// Runs `forward` on the inner tensors and records `ConvBackward` when a gradient is wanted,
-/// keeping the input and weight (not a recomputation) for it.
+/// keeping the input and weight (not a recomputation) for it, and the output for a fused ReLU.
 fn tracked<C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<Flex, C>>,
     weight: FloatTensor<Autodiff<Flex, C>>,
     bias: FloatTensor<Autodiff<Flex, C>>,
     kind: Kind,
+    relu: bool,
     forward: impl FnOnce(FlexTensor, FlexTensor, FlexTensor) -> FlexTensor,
 ) -> FloatTensor<Autodiff<Flex, C>> {
     let (x, x_node) = x.into_parts();
@@ -350,7 +385,8 @@ fn tracked<C: CheckpointStrategy>(
     {
         OpsKind::Tracked(prep) => {
             let output = forward(x.clone(), weight.clone(), bias);
-            prep.finish((x, weight, kind), output)
+            let kept = relu.then(|| output.clone());
+            prep.finish((x, weight, kind, kept), output)
         }
         OpsKind::UnTracked(prep) => prep.finish(forward(x, weight, bias)),
     }
@@ -410,18 +446,25 @@ mod tests {
         (4, 6, 1, 1, 0, 1, [3, 4]),
     ];
 
+    /// Every case, without and with the fused ReLU.
+    fn cases() -> impl Iterator<Item = (Case, bool)> {
+        CASES
+            .into_iter()
+            .flat_map(|case| [(case, false), (case, true)])
+    }
+
     #[test]
     fn conv2d_matches_burn_with_gradients() {
         let device = Device::flex().autodiff();
-        for (c_in, c_out, k, stride, pad, dilation, [h, w]) in CASES {
+        for ((c_in, c_out, k, stride, pad, dilation, [h, w]), relu) in cases() {
             let layer = Conv2dConfig::new([c_in, c_out], [k, k])
                 .with_stride([stride, stride])
                 .with_dilation([dilation, dilation])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .init(&device);
             agree(
-                |x| conv2d(&layer, x),
-                |x| layer.forward(x),
+                |x| conv2d(&layer, x, relu),
+                |x| burn_forward(layer.forward(x), relu),
                 layer.weight.val(),
                 layer.bias.as_ref().unwrap().val(),
                 [3, c_in, h, w],
@@ -433,7 +476,7 @@ mod tests {
     #[test]
     fn conv_transpose2d_matches_burn_with_gradients() {
         let device = Device::flex().autodiff();
-        for (c_in, c_out, k, stride, pad, dilation, [h, w]) in CASES {
+        for ((c_in, c_out, k, stride, pad, dilation, [h, w]), relu) in cases() {
             let layer = ConvTranspose2dConfig::new([c_in, c_out], [k, k])
                 .with_stride([stride, stride])
                 .with_dilation([dilation, dilation])
@@ -441,8 +484,8 @@ mod tests {
                 .with_padding_out([stride - 1, 0])
                 .init(&device);
             agree(
-                |x| conv_transpose2d(&layer, x),
-                |x| layer.forward(x),
+                |x| conv_transpose2d(&layer, x, relu),
+                |x| burn_forward(layer.forward(x), relu),
                 layer.weight.val(),
                 layer.bias.as_ref().unwrap().val(),
                 [3, c_in, h, w],
@@ -454,15 +497,15 @@ mod tests {
     #[test]
     fn conv1d_and_its_transpose_match_burn_with_gradients() {
         let device = Device::flex().autodiff();
-        for (c_in, c_out, k, stride, pad, dilation, [_, len]) in CASES {
+        for ((c_in, c_out, k, stride, pad, dilation, [_, len]), relu) in cases() {
             let layer = Conv1dConfig::new(c_in, c_out, k)
                 .with_stride(stride)
                 .with_dilation(dilation)
                 .with_padding(PaddingConfig1d::Explicit(pad, pad))
                 .init(&device);
             agree(
-                |x| conv1d(&layer, x),
-                |x| layer.forward(x),
+                |x| conv1d(&layer, x, relu),
+                |x| burn_forward(layer.forward(x), relu),
                 layer.weight.val(),
                 layer.bias.as_ref().unwrap().val(),
                 [3, c_in, len],
@@ -475,8 +518,8 @@ mod tests {
                 .with_padding_out(stride - 1)
                 .init(&device);
             agree(
-                |x| conv_transpose1d(&layer, x),
-                |x| layer.forward(x),
+                |x| conv_transpose1d(&layer, x, relu),
+                |x| burn_forward(layer.forward(x), relu),
                 layer.weight.val(),
                 layer.bias.as_ref().unwrap().val(),
                 [3, c_in, len],

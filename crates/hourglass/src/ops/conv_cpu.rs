@@ -44,9 +44,9 @@ impl Windows {
     }
 }
 
-/// y = conv(x, weight) + bias. `x` is `[n, channels, h, w]`, `weight` `[o, rows]`, the result
-/// `[n, o, positions]`.
-pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32> {
+/// y = conv(x, weight) + bias, then max(y, 0) if `relu`. `x` is `[n, channels, h, w]`, `weight`
+/// `[o, rows]`, the result `[n, o, positions]`.
+pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows, relu: bool) -> Vec<f32> {
     let (r, p, il) = (win.rows(), win.positions(), win.image_len());
     let o = bias.len();
     let n = x.len() / il;
@@ -63,7 +63,7 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32
                 (weight, [r, 1]),
                 (col, [b * p, 1]),
             );
-            from_channel_major(product, o, p, Some(bias), out);
+            from_channel_major(product, o, p, Some((bias, relu)), out);
         });
     });
     out
@@ -114,9 +114,16 @@ pub fn conv2d_backward(
     each_chunk(x, x_chunk, grad, grad_chunk, need_x, (o * r, o), work)
 }
 
-/// y = conv_transpose(x, weight) + bias. `x` is `[n, c_in, positions]`, `weight` `[c_in, rows]`
-/// (Burn's `[c_in, c_out, kh, kw]`), the result `[n, c_out, image]` with `win.channels = c_out`.
-pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) -> Vec<f32> {
+/// y = conv_transpose(x, weight) + bias, then max(y, 0) if `relu`. `x` is `[n, c_in, positions]`,
+/// `weight` `[c_in, rows]` (Burn's `[c_in, c_out, kh, kw]`), the result `[n, c_out, image]` with
+/// `win.channels = c_out`.
+pub fn conv_transpose2d(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    win: &Windows,
+    relu: bool,
+) -> Vec<f32> {
     let (r, p, il) = (win.rows(), win.positions(), win.image_len());
     let c_in = weight.len() / r;
     let n = x.len() / (c_in * p);
@@ -140,6 +147,9 @@ pub fn conv_transpose2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows) 
                     values.fill(bias);
                 }
                 fold_one(&col[sample * p..], b * p, win, &taps, image);
+                if relu {
+                    clamp_negative(image);
+                }
             }
         });
     });
@@ -464,21 +474,45 @@ fn to_channel_major(src: &[f32], c: usize, p: usize, dst: &mut [f32]) {
     }
 }
 
-/// `[c, b·p]` to `[b, c, p]`, plus a per-channel bias if given.
-fn from_channel_major(src: &[f32], c: usize, p: usize, bias: Option<&[f32]>, dst: &mut [f32]) {
+/// `[c, b·p]` to `[b, c, p]`, plus a per-channel bias (then a ReLU if asked) if given.
+fn from_channel_major(
+    src: &[f32],
+    c: usize,
+    p: usize,
+    bias: Option<(&[f32], bool)>,
+    dst: &mut [f32],
+) {
     let b = dst.len() / (c * p);
     for (s, sample) in dst.chunks_exact_mut(c * p).enumerate() {
         for (ch, values) in sample.chunks_exact_mut(p).enumerate() {
             let from = &src[ch * b * p + s * p..][..p];
             match bias {
-                Some(bias) => {
+                Some((bias, relu)) => {
                     for (d, &v) in values.iter_mut().zip(from) {
                         *d = v + bias[ch];
+                    }
+                    if relu {
+                        clamp_negative(values);
                     }
                 }
                 None => values.copy_from_slice(from),
             }
         }
+    }
+}
+
+/// ReLU in place (NaN stays NaN, as in Burn and PyTorch). Written as a select with an
+/// unconditional store: a branch on the sign mispredicts half the time and does not vectorise.
+fn clamp_negative(values: &mut [f32]) {
+    for v in values {
+        *v = if *v < 0.0 { 0.0 } else { *v };
+    }
+}
+
+/// The gradient through a ReLU whose output was `output`: zero where the output was not positive.
+pub fn relu_backward(grad: &mut [f32], output: &[f32]) {
+    for (g, &y) in grad.iter_mut().zip(output) {
+        *g = if y > 0.0 { *g } else { 0.0 };
     }
 }
 
