@@ -6,7 +6,7 @@ use burn::nn::conv::{Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, ModelConfig, OutputActivation};
+use super::config::{ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
 use crate::ops;
@@ -86,16 +86,15 @@ impl Conv1dNet {
         class: Option<Tensor<2>>,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
-        let mut x: Tensor<3> = x.reshape([batch, self.input.channels, self.input.width]);
-        for conv in &self.encoder_convs {
-            let relu = self.head.activation == Activation::Relu;
-            x = layers::hidden_fused(
-                ops::conv1d(conv, x, relu),
-                relu,
-                self.head.activation,
-                &self.dropout,
-            );
-        }
+        let x: Tensor<3> = x.reshape([batch, self.input.channels, self.input.width]);
+        let x = layers::conv_stack(
+            &self.encoder_convs,
+            x,
+            &self.head,
+            &self.dropout,
+            false,
+            ops::conv1d,
+        );
         let flat = self.head.with_class(x.flatten(1, 2), class);
         self.head.split_code(self.encoder_latent.forward(flat))
     }
@@ -105,18 +104,16 @@ impl Conv1dNet {
         let [batch, _] = z.dims();
         let [c, length] = self.bottleneck;
         let x = self.decoder_latent.forward(self.head.with_class(z, class));
-        let mut x: Tensor<3> =
+        let x: Tensor<3> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, length]);
-        let last = self.decoder_convs.len() - 1;
-        for (i, conv) in self.decoder_convs.iter().enumerate() {
-            // Hidden layers fuse their ReLU into the convolution; the last one has none.
-            let hidden = i < last;
-            let relu = hidden && self.head.activation == Activation::Relu;
-            x = ops::conv_transpose1d(conv, x, relu);
-            if hidden {
-                x = layers::hidden_fused(x, relu, self.head.activation, &self.dropout);
-            }
-        }
+        let x = layers::conv_stack(
+            &self.decoder_convs,
+            x,
+            &self.head,
+            &self.dropout,
+            true,
+            ops::conv_transpose1d,
+        );
         x.flatten(1, 2)
     }
 

@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{Activation, ModelConfig, OutputActivation};
+use super::config::{ModelConfig, OutputActivation};
 use super::layers::{self, Head};
 use crate::data::SampleShape;
 use crate::ops;
@@ -97,16 +97,15 @@ impl Conv2dNet {
     ) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
         let s = self.input;
-        let mut x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
-        for conv in &self.encoder_convs {
-            let relu = self.head.activation == Activation::Relu;
-            x = layers::hidden_fused(
-                ops::conv2d(conv, x, relu),
-                relu,
-                self.head.activation,
-                &self.dropout,
-            );
-        }
+        let x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
+        let x = layers::conv_stack(
+            &self.encoder_convs,
+            x,
+            &self.head,
+            &self.dropout,
+            false,
+            ops::conv2d,
+        );
         // A conditional model's class joins at the code layer, after the convolutions.
         let flat = self.head.with_class(x.flatten(1, 3), class);
         let raw = self.encoder_latent.forward(flat);
@@ -118,18 +117,16 @@ impl Conv2dNet {
         let [batch, _] = z.dims();
         let [c, h, w] = self.bottleneck;
         let x = self.decoder_latent.forward(self.head.with_class(z, class));
-        let mut x: Tensor<4> =
+        let x: Tensor<4> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
-        let last = self.decoder_convs.len() - 1;
-        for (i, conv) in self.decoder_convs.iter().enumerate() {
-            // Hidden layers fuse their ReLU into the convolution; the last one has none.
-            let hidden = i < last;
-            let relu = hidden && self.head.activation == Activation::Relu;
-            x = ops::conv_transpose2d(conv, x, relu);
-            if hidden {
-                x = layers::hidden_fused(x, relu, self.head.activation, &self.dropout);
-            }
-        }
+        let x = layers::conv_stack(
+            &self.decoder_convs,
+            x,
+            &self.head,
+            &self.dropout,
+            true,
+            ops::conv_transpose2d,
+        );
         x.flatten(1, 3)
     }
 

@@ -38,19 +38,30 @@ pub fn hidden<const D: usize>(
     dropout.forward(activation.apply(x))
 }
 
-/// `hidden` after a layer that may have applied its ReLU itself (`fused`, the CPU convolutions
-/// do): then only the dropout is left.
-pub fn hidden_fused<const D: usize>(
-    x: Tensor<D>,
-    fused: bool,
-    activation: Activation,
+/// A stack of convolutions, each followed by the hidden activation and dropout, except the last
+/// when `plain_last` (the decoder's output layer). A ReLU is fused into the convolution itself
+/// (`conv`'s flag; see `crate::ops`), which the CPU kernels do in their bias pass.
+pub fn conv_stack<L, const D: usize>(
+    layers: &[L],
+    mut x: Tensor<D>,
+    head: &Head,
     dropout: &Dropout,
+    plain_last: bool,
+    conv: impl Fn(&L, Tensor<D>, bool) -> Tensor<D>,
 ) -> Tensor<D> {
-    if fused {
-        dropout.forward(x)
-    } else {
-        hidden(x, activation, dropout)
+    let fuse = head.activation == Activation::Relu;
+    for (i, layer) in layers.iter().enumerate() {
+        let hidden = !(plain_last && i + 1 == layers.len());
+        x = conv(layer, x, hidden && fuse);
+        if hidden {
+            x = if fuse {
+                dropout.forward(x)
+            } else {
+                self::hidden(x, head.activation, dropout)
+            };
+        }
     }
+    x
 }
 
 /// What both architectures do the same way around their layers, fixed by the model config: the
