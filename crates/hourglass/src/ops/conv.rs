@@ -50,14 +50,11 @@ pub trait FastConv: Backend {
 
 /// `layer.forward(x)` (then ReLU if `relu`), through the fast kernels on flex.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
-    let (Some(bias), PaddingConfig2d::Explicit(top, left, bottom, right)) =
-        (&layer.bias, &layer.padding)
+    let (Some(bias), PaddingConfig2d::Explicit(top, left, bottom, right), true) =
+        (&layer.bias, &layer.padding, covered(&x, layer.groups))
     else {
         return burn_forward(layer.forward(x), relu);
     };
-    if !on_flex_f32(&x) || layer.groups != 1 {
-        return burn_forward(layer.forward(x), relu);
-    }
     let options = ConvOptions {
         stride: layer.stride,
         padding: [(*top, *bottom), (*left, *right)],
@@ -75,12 +72,9 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
 
 /// `layer.forward(x)` (then ReLU if `relu`), through the fast kernels on flex.
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
-    let Some(bias) = &layer.bias else {
+    let (Some(bias), true) = (&layer.bias, covered(&x, layer.groups)) else {
         return burn_forward(layer.forward(x), relu);
     };
-    if !on_flex_f32(&x) || layer.groups != 1 {
-        return burn_forward(layer.forward(x), relu);
-    }
     let options = ConvTransposeOptions {
         stride: layer.stride,
         padding: layer.padding,
@@ -100,12 +94,11 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Te
 /// `layer.forward(x)` (then ReLU if `relu`) for a 1-D convolution, run on flex as a 2-D one of
 /// height 1.
 pub fn conv1d(layer: &Conv1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
-    let (Some(bias), PaddingConfig1d::Explicit(left, right)) = (&layer.bias, &layer.padding) else {
+    let (Some(bias), PaddingConfig1d::Explicit(left, right), true) =
+        (&layer.bias, &layer.padding, covered(&x, layer.groups))
+    else {
         return burn_forward(layer.forward(x), relu);
     };
-    if !on_flex_f32(&x) || layer.groups != 1 {
-        return burn_forward(layer.forward(x), relu);
-    }
     let [n, c, len] = x.dims();
     let [o, _, k] = layer.weight.dims();
     let options = ConvOptions {
@@ -128,12 +121,9 @@ pub fn conv1d(layer: &Conv1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
 /// `layer.forward(x)` (then ReLU if `relu`) for a 1-D transposed convolution, run on flex as a
 /// 2-D one of height 1.
 pub fn conv_transpose1d(layer: &ConvTranspose1d, x: Tensor<3>, relu: bool) -> Tensor<3> {
-    let Some(bias) = &layer.bias else {
+    let (Some(bias), true) = (&layer.bias, covered(&x, layer.groups)) else {
         return burn_forward(layer.forward(x), relu);
     };
-    if !on_flex_f32(&x) || layer.groups != 1 {
-        return burn_forward(layer.forward(x), relu);
-    }
     let [n, c, len] = x.dims();
     let [_, o, k] = layer.weight.dims();
     let options = ConvTransposeOptions {
@@ -163,8 +153,11 @@ fn burn_forward<const D: usize>(y: Tensor<D>, relu: bool) -> Tensor<D> {
     }
 }
 
-fn on_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
-    matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+/// Whether the kernels cover this input and layer: f32 on flex, no groups.
+fn covered<const D: usize>(x: &Tensor<D>, groups: usize) -> bool {
+    matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
+        && x.dtype() == DType::F32
+        && groups == 1
 }
 
 /// The windows of a convolution over `x` (`[n, c, h, w]`) with `weight` (`[o, c, kh, kw]`).

@@ -106,7 +106,7 @@ pub fn conv2d_backward(
                     (weight, [1, r]),
                     (grad_cm, [b * p, 1]),
                 );
-                fold(col, win, gx);
+                fold(col, win, gx); // gx is a fresh zeroed buffer (`each_chunk`)
             }
         });
     };
@@ -319,12 +319,11 @@ fn unroll(images: &[f32], win: &Windows, col: &mut [f32]) {
     }
 }
 
-/// col2im for a chunk: `images` (`[b, image]`) becomes the sum of the columns of `col`
-/// (`[rows, b·positions]`) put back where `unroll` took them from.
+/// col2im for a chunk: adds the columns of `col` (`[rows, b·positions]`) onto `images`
+/// (`[b, image]`, zeroed by the caller) where `unroll` took them from.
 fn fold(col: &[f32], win: &Windows, images: &mut [f32]) {
     let ld = col.len() / win.rows();
     let taps = taps(win);
-    images.fill(0.0);
     for (s, image) in images.chunks_exact_mut(win.image_len()).enumerate() {
         fold_one(&col[s * win.positions()..], ld, win, &taps, image);
     }
