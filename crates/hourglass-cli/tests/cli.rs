@@ -246,6 +246,108 @@ fn one_class_training_and_anomaly_scores_with_a_histogram() {
 }
 
 #[test]
+fn a_table_is_scored_with_its_default_recipe_threshold_and_explanations() {
+    let dir = scratch("table-score");
+    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
+    let (model, scores) = (dir.join("cardio.safetensors"), dir.join("scores.csv"));
+    // No sizes given: the table recipe picks them (21 columns → a code of 3).
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&cardio),
+        "--label-column",
+        "anomaly",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("21 columns → 3 → 21 columns"));
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "--model",
+            s(&model),
+            "--data",
+            s(&cardio),
+            "--label-column",
+            "anomaly",
+            "--normal-class",
+            "0",
+            "--out",
+            s(&scores),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = hourglass(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let report = score(&[]);
+    assert_eq!(report["score"], "knn", "{report}");
+    assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
+    assert!(
+        report["threshold_rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto")
+    );
+    let share = report["train_fraction_flagged"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 0.2, "{report}");
+    // Flagged rows come with the columns behind them, names from the header.
+    let rows = report["flagged_rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 100);
+    let first = &rows[0]["top_columns"][0];
+    assert!(
+        first["column"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
+    );
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert!(text.starts_with("index,score,flagged,label,top_columns\n"));
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        // Flagged rows name their columns; the others leave the cell empty.
+        assert_eq!(cells[2] == "1", !cells[4].is_empty(), "{line}");
+    }
+
+    // PyOD's contamination: the top 5 % of the training scores.
+    let report = score(&["--contamination", "0.05"]);
+    let share = report["train_fraction_flagged"].as_f64().unwrap();
+    assert!((share - 0.05).abs() < 0.002, "{report}");
+    // Every score kind is stored in the model.
+    for kind in ["mse", "normalized", "mahalanobis", "knn", "combined"] {
+        let report = score(&["--score", kind]);
+        assert_eq!(report["score"], kind);
+        assert!(report["auroc"].as_f64().unwrap() > 0.6, "{kind}: {report}");
+    }
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&cardio),
+        "--label-column",
+        "anomaly",
+        "--out",
+        s(&scores),
+        "--score",
+        "loudest",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loudest"));
+}
+
+#[test]
 fn the_uses_run_end_to_end_on_the_shipped_sample() {
     let dir = scratch("uses");
     let model = dir.join("m.safetensors");
@@ -618,10 +720,50 @@ fn conv1d_trains_on_a_csv_series_and_scores_its_windows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // (1000 - 32) / 8 + 1 windows, one row each.
+    // One score per time step, from the (1000 - 32) / 8 + 1 windows covering them.
     assert_eq!(
         std::fs::read_to_string(&scores).unwrap().lines().count(),
-        1 + 122
+        1 + 1000
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("122 windows of 32 every 8"));
+
+    // With no window given, the model takes one period of the series (48 steps).
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&series),
+        "--model",
+        "conv1d",
+        "--latent",
+        "4",
+        "--epochs",
+        "2",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&series),
+        "--out",
+        s(&scores),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("windows of 48 every 1)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

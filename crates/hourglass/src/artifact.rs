@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, SampleKind, SampleShape, Scaling};
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
+use crate::tasks::detector::{Detector, ScoreKind};
 use crate::tasks::pca::Baseline;
 use crate::train::TrainOptions;
 
@@ -47,9 +48,9 @@ pub struct TrainedModel {
     pub scaling: Scaling,
     pub network: Network,
     pub baseline: Baseline,
-    /// Quantiles of the training split's reconstruction errors (see `tasks::anomaly`), from which
-    /// percentile thresholds are read.
-    pub score_quantiles: Vec<f32>,
+    /// The training split's score statistics (see `tasks::detector`), from which scores are
+    /// normalised and thresholds read.
+    pub detector: Detector,
     pub summary: TrainingSummary,
 }
 
@@ -121,6 +122,14 @@ impl TrainedModel {
             .collect()
     }
 
+    /// The training MSE quantiles (kept as a tensor for files read by older versions).
+    fn mse_quantiles(&self) -> &[f32] {
+        self.detector
+            .quantiles
+            .get(&ScoreKind::Mse)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Writes the model to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
@@ -145,8 +154,8 @@ impl TrainedModel {
         tensors.push((
             SCORES_TENSOR.into(),
             Dtype::F32,
-            vec![self.score_quantiles.len()],
-            floats(&self.score_quantiles),
+            vec![self.mse_quantiles().len()],
+            floats(self.mse_quantiles()),
         ));
         let views: Vec<(String, TensorView<'_>)> = tensors
             .iter()
@@ -163,6 +172,7 @@ impl TrainedModel {
             ("sample_kind".to_string(), json(&self.kind)),
             ("scaling".to_string(), json(&self.scaling)),
             ("training".to_string(), json(&self.summary)),
+            ("anomaly".to_string(), json(&self.detector)),
         ]);
         let bytes = safetensors::serialize(views, Some(metadata))
             .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
@@ -207,6 +217,10 @@ impl TrainedModel {
         let kind: SampleKind = parse(path, "sample_kind", field("sample_kind")?)?;
         let scaling: Scaling = parse(path, "scaling", field("scaling")?)?;
         let summary: TrainingSummary = parse(path, "training", field("training")?)?;
+        let detector: Option<Detector> = metadata
+            .get("anomaly")
+            .map(|text| parse(path, "anomaly", text))
+            .transpose()?;
         config.check(input)?;
 
         let mut network = Network::new(&config, input, device);
@@ -237,8 +251,11 @@ impl TrainedModel {
             scaling,
             network,
             baseline,
-            // Added after the first models were written; their percentile thresholds are unknown.
-            score_quantiles: floats(SCORES_TENSOR).unwrap_or_default(),
+            // Files from before score kinds know only the MSE and (usually) its quantiles.
+            detector: match detector {
+                Some(d) => d,
+                None => Detector::legacy(floats(SCORES_TENSOR).unwrap_or_default()),
+            },
             summary,
         })
     }

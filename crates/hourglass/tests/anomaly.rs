@@ -6,7 +6,7 @@ mod common;
 
 use hourglass::device::Device;
 use hourglass::model::ModelConfig;
-use hourglass::tasks::anomaly::{self, ThresholdRule};
+use hourglass::tasks::anomaly::{self, Scoring, ThresholdRule};
 use hourglass::train;
 
 #[test]
@@ -26,8 +26,12 @@ fn one_class_models_score_other_classes_higher() {
             train::train(&normal, &ModelConfig::dense(16), &options, &common::quiet()).unwrap();
         let values = model.scaling.scaled(&held_out);
         let truth: Vec<bool> = labels.iter().map(|&l| l != class).collect();
-        let threshold = ThresholdRule::Percentile(99.0).resolve(&model).unwrap();
-        let (_, report) = anomaly::detect(&model, &values, None, Some(&truth), threshold, &device);
+        let scoring = Scoring {
+            kind: None,
+            threshold: ThresholdRule::Percentile(99.0),
+        };
+        let (_, _, report) =
+            anomaly::detect(&model, &values, None, Some(&truth), scoring, None, &device).unwrap();
         let (auroc, pca) = (report.auroc.unwrap(), report.pca_auroc.unwrap());
         eprintln!(
             "class {class}: AUROC {auroc:.4}, PCA {pca:.4}, flagged {}",

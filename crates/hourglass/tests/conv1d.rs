@@ -64,7 +64,9 @@ fn reconstruction_error_peaks_on_the_spike_windows() {
     )
     .unwrap();
     let scaled = model.scaling.scaled(&windows);
-    let scores = anomaly::score(&model, &scaled, None, &Device::flex()).per_sample;
+    let scores = anomaly::score(&model, &scaled, None, None, &Device::flex())
+        .unwrap()
+        .per_sample;
     let has_spike: Vec<bool> = (0..windows.len())
         .map(|w| {
             spikes

@@ -91,10 +91,19 @@ impl ModelOnData {
 
     /// Like [`ModelOnData::load`], for commands that fill missing values.
     pub fn load_allowing_missing(&self) -> Result<(TrainedModel, Dataset, Device)> {
+        let (model, dataset, device, _) = self.load_series_aware()?;
+        Ok((model, dataset, device))
+    }
+
+    /// Like [`ModelOnData::load_allowing_missing`], and the number of time steps when the model
+    /// cut the data, a raw series, into windows.
+    pub fn load_series_aware(&self) -> Result<(TrainedModel, Dataset, Device, Option<usize>)> {
         let device = self.device.device.device()?;
         let model = TrainedModel::load(&self.model, &device)?;
-        let dataset = model.config.samples_from(self.data.load(None)?)?;
+        let raw = self.data.load(None)?;
+        let steps = model.config.cuts_windows(&raw).then(|| raw.len());
+        let dataset = model.config.samples_from(raw)?;
         model.check_data(&dataset, &self.data.data)?;
-        Ok((model, dataset, device))
+        Ok((model, dataset, device, steps))
     }
 }

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use hourglass::data::{SampleKind, window};
+use hourglass::model::Architecture;
 use hourglass::plot::histogram::save_score_histogram;
-use hourglass::tasks::anomaly::{self, ThresholdRule};
+use hourglass::tasks::anomaly::{self, ScoreKind, Scoring, ThresholdRule};
 use hourglass::tasks::export;
 
 use super::ModelOnData;
@@ -13,29 +15,50 @@ use super::ModelOnData;
 pub struct Args {
     #[command(flatten)]
     pub input: ModelOnData,
-    /// Where to write one row per sample: index, score, flagged (and label, per-feature errors).
+    /// Where to write one row per sample: index, score, flagged (and label, per-feature errors,
+    /// and for tables the columns that contribute most to a flagged row).
     #[arg(long)]
     pub out: PathBuf,
     /// With labels: the class the model was trained on; every other class counts as anomalous,
     /// and ROC AUC and average precision are reported.
     #[arg(long)]
     pub normal_class: Option<u32>,
-    /// Flag samples scoring above this: a percentile of the training scores (p99) or a number.
-    #[arg(long, default_value = "p99")]
+    /// The score: mse (reconstruction error), normalized (each feature's error over its training
+    /// error), latent (the code's Mahalanobis distance from the training codes) or combined
+    /// [default: the one stored in the model: latent for tables, mse for images].
+    #[arg(long)]
+    pub score: Option<ScoreKind>,
+    /// Flag samples scoring above this: auto (the training scores' median + 4 robust
+    /// deviations), a percentile of the training scores (p99), or a number.
+    #[arg(long, default_value = "auto", conflicts_with = "contamination")]
     pub threshold: ThresholdRule,
+    /// The fraction of the training data taken to be anomalous (PyOD's convention): flags what
+    /// scores above that top fraction of the training scores.
+    #[arg(long, value_parser = parse_fraction)]
+    pub contamination: Option<f64>,
     /// Add each feature's squared error to the CSV (for tables: which columns look wrong).
     #[arg(long)]
     pub per_feature: bool,
     /// Draw the score histogram (normal vs anomalous with labels) and the threshold as a PNG.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print the report as JSON.
+    /// Print the report as JSON (with, for tables, the top flagged rows and their columns).
     #[arg(long)]
     pub json: bool,
 }
 
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 0.5 => Ok(f),
+        _ => Err(format!(
+            "{s:?}: give a fraction between 0 and 0.5, e.g. 0.01"
+        )),
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
-    let (model, data, device) = args.input.load()?;
+    let (model, data, device, series_steps) = args.input.load_series_aware()?;
+    model.check_complete(&data, &args.input.data.data)?;
     let truth: Option<Vec<bool>> = match (args.normal_class, &data.labels) {
         (Some(normal), Some(labels)) => Some(labels.iter().map(|&l| l != normal).collect()),
         (Some(_), None) => bail!(
@@ -44,24 +67,63 @@ pub fn run(args: Args) -> Result<()> {
         ),
         (None, _) => None,
     };
-    let threshold = args.threshold.resolve(&model)?;
     let values = model.scaling.scaled(&data);
     let class = model.config.condition(data.labels.as_deref())?;
-    let (scores, report) = anomaly::detect(
+    let scoring = Scoring {
+        kind: args.score,
+        threshold: match args.contamination {
+            Some(f) => ThresholdRule::Contamination(f),
+            None => args.threshold,
+        },
+    };
+    // Tables get their flagged rows explained by column.
+    let columns: Option<Vec<String>> = (model.kind == SampleKind::Tabular).then(|| {
+        data.columns.clone().unwrap_or_else(|| {
+            (0..model.input.features())
+                .map(|j| format!("column {j}"))
+                .collect()
+        })
+    });
+    let (scores, threshold, report) = anomaly::detect(
         &model,
         &values,
         class.as_deref(),
         truth.as_deref(),
-        threshold,
+        scoring,
+        columns.as_deref(),
         &device,
-    );
+    )?;
+    if let (Some(steps), Architecture::Conv1d { window, stride, .. }) =
+        (series_steps, &model.config.architecture)
+    {
+        // A raw series: one score per time step, from the windows covering it.
+        let points = window::point_scores(&scores.per_sample, steps, *window, *stride);
+        export::write_scores(&args.out, &points, threshold.value, None, None, None)?;
+        let flagged = points
+            .iter()
+            .filter(|&&s| s as f64 > threshold.value)
+            .count();
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        println!(
+            "scored {} time steps ({} windows of {window} every {stride}) by {}; {flagged} above the threshold {:.5} ({})",
+            steps, report.n, report.score, report.threshold, report.threshold_rule
+        );
+        println!("per-step scores written to {}", args.out.display());
+        return Ok(());
+    }
     let width = model.input.features();
     export::write_scores(
         &args.out,
         &scores.per_sample,
-        threshold,
+        threshold.value,
         data.labels.as_deref(),
         args.per_feature.then_some((&scores.per_feature[..], width)),
+        columns
+            .as_deref()
+            .map(|names| (names, &scores.per_feature[..])),
     )?;
     if let Some(plot) = &args.plot {
         let title = match args.normal_class {
@@ -72,7 +134,7 @@ pub fn run(args: Args) -> Result<()> {
             plot,
             &scores.per_sample,
             truth.as_deref(),
-            threshold,
+            threshold.value,
             &title,
         )?;
     }
@@ -81,15 +143,30 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "scored {} samples; {} above the threshold {:.5} ({})",
+        "scored {} samples by {}; {} above the threshold {:.5} ({}{})",
         report.n,
+        report.score,
         report.flagged,
         report.threshold,
-        match args.threshold {
-            ThresholdRule::Percentile(p) => format!("p{p} of the training scores"),
-            ThresholdRule::Value(_) => "given".into(),
+        report.threshold_rule,
+        match report.train_fraction_flagged {
+            Some(f) => format!("; flags {:.2} % of the training data", 100.0 * f),
+            None => String::new(),
         }
     );
+    for row in report.flagged_rows.iter().take(5) {
+        let why: Vec<String> = row
+            .top_columns
+            .iter()
+            .map(|c| format!("{} {:.0} %", c.column, 100.0 * c.share))
+            .collect();
+        println!(
+            "  row {}: score {:.4}; {}",
+            row.row,
+            row.score,
+            why.join(", ")
+        );
+    }
     if let (Some(auroc), Some(ap)) = (report.auroc, report.average_precision) {
         println!("                     ROC AUC   avg precision");
         println!("  autoencoder        {auroc:.4}    {ap:.4}");

@@ -4,10 +4,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use hourglass::data::Split;
 use hourglass::data::noise::Noise;
+use hourglass::data::{SampleKind, Split};
 use hourglass::model::{Architecture, ModelConfig, Sparsity};
-use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, TrainOptions};
+use hourglass::train::recipe::{self, Recipe};
+use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, ScalingKind, TrainOptions};
 
 use super::{DataArgs, DeviceArgs};
 
@@ -29,10 +30,12 @@ pub struct Args {
     /// chosen class. Needs labels; every later use of the model needs them too.
     #[arg(long)]
     pub conditional: bool,
-    /// conv1d: time steps per window over the series (CSV or NPY columns).
-    #[arg(long, default_value_t = 64)]
-    pub window: usize,
-    /// conv1d: steps between window starts [default: half the window].
+    /// conv1d: time steps per window over the series (CSV or NPY columns) [default: the series'
+    /// dominant period from its autocorrelation, 16 to 1,024 steps; 64 when it has none].
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// conv1d: steps between window starts [default: 1, so each step is scored from windows at
+    /// every position; more when the windows would take over 128 MiB].
     #[arg(long)]
     pub stride: Option<usize>,
     /// A sparse autoencoder: l1:LAMBDA penalises the latent code's L1 norm (ReLU code, exact
@@ -47,10 +50,12 @@ pub struct Args {
     /// latent space at some cost in reconstruction).
     #[arg(long)]
     pub beta: Option<f64>,
-    /// Size of the latent code.
-    #[arg(long, default_value_t = 32)]
-    pub latent: usize,
-    /// Hidden layer sizes of a dense model, input side first (e.g. 256,64).
+    /// Size of the latent code [default: 32 for images; for a table, an eighth of its columns,
+    /// 2 to 32].
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// Hidden layer sizes of a dense model, input side first (e.g. 256,64) [default: 256,64 for
+    /// images; for a table, one layer twice its width, at most 256].
     #[arg(long, value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
     /// Channels of a conv2d model's stride-2 layers (e.g. 32,64).
@@ -65,10 +70,13 @@ pub struct Args {
     /// A model config file (TOML or JSON) instead of the flags above.
     #[arg(long, conflicts_with_all = ["hidden", "channels", "activation", "dropout", "beta", "sparsity", "contractive"])]
     pub config: Option<PathBuf>,
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 256)]
-    pub batch_size: usize,
+    /// Passes over the training data [default: 10 for images; for a table, about 300 optimizer
+    /// steps, 2 to 200 epochs].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per optimizer step [default: 256 for images; for a table, rows / 50, 32 to 256].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -80,6 +88,10 @@ pub struct Args {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
+    /// How a table's columns are scaled: standard (mean, deviation) or robust (median,
+    /// interquartile range). Images are scaled to [0, 1].
+    #[arg(long, value_parser = ["standard", "robust"], default_value = "standard")]
+    pub scaling: String,
     /// Reconstruction loss: mse, or bce for images in [0, 1].
     #[arg(long, value_parser = ["mse", "bce"], default_value = "mse")]
     pub loss: String,
@@ -131,7 +143,20 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let mut config = model_config(&args)?;
+    // A table with no sizes given gets the recipe sized from its rows and columns.
+    let dense = !matches!(args.model.as_str(), "conv2d" | "conv1d");
+    let recipe = (data.kind == SampleKind::Tabular && dense && args.config.is_none())
+        .then(|| recipe::for_table(data.shape.features(), data.len()));
+    // A series with no window given gets one period of itself.
+    let window = match (args.window, args.model.as_str()) {
+        (Some(w), _) => w,
+        (None, "conv1d") => hourglass::data::window::default_window(&data),
+        (None, _) => 64,
+    };
+    let stride = args
+        .stride
+        .unwrap_or_else(|| hourglass::data::window::default_stride(&data, window));
+    let mut config = model_config(&args, recipe.as_ref(), window, stride)?;
     if args.conditional || args.model == "cvae" {
         // The classes are the labels' range: a model for digits knows 0 to 9.
         let labels = data.labels.as_deref().with_context(|| {
@@ -144,8 +169,14 @@ pub fn run(args: Args) -> Result<()> {
     }
     let data = config.samples_from(data)?;
     let options = TrainOptions {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
+        epochs: args
+            .epochs
+            .or(recipe.as_ref().map(|r| r.epochs))
+            .unwrap_or(10),
+        batch_size: args
+            .batch_size
+            .or(recipe.as_ref().map(|r| r.batch_size))
+            .unwrap_or(256),
         learning_rate: args.lr,
         optimizer: match args.optimizer.as_str() {
             "sgd" => OptimizerKind::Sgd {
@@ -163,6 +194,11 @@ pub fn run(args: Args) -> Result<()> {
         patience: args.patience,
         seed: args.seed,
         noise: args.noise,
+        scaling: if args.scaling == "robust" {
+            ScalingKind::Robust
+        } else {
+            ScalingKind::Standard
+        },
     };
     let settings = RunSettings {
         backend: args.device.device,
@@ -218,22 +254,24 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn model_config(args: &Args) -> Result<ModelConfig> {
+fn model_config(
+    args: &Args,
+    recipe: Option<&Recipe>,
+    window: usize,
+    stride: usize,
+) -> Result<ModelConfig> {
     if let Some(path) = &args.config {
         return ModelConfig::from_file(path).context("reading the model config");
     }
+    let latent = args.latent.or(recipe.map(|r| r.latent)).unwrap_or(32);
     let mut config = match args.model.as_str() {
-        "conv2d" => ModelConfig::conv2d(args.latent),
-        "conv1d" => ModelConfig::conv1d(
-            args.latent,
-            args.window,
-            args.stride.unwrap_or(args.window / 2).max(1),
-        ),
-        _ => ModelConfig::dense(args.latent),
+        "conv2d" => ModelConfig::conv2d(latent),
+        "conv1d" => ModelConfig::conv1d(latent, window, stride.max(1)),
+        _ => ModelConfig::dense(latent),
     };
     match &mut config.architecture {
         Architecture::Dense { hidden } => {
-            if let Some(h) = &args.hidden {
+            if let Some(h) = args.hidden.as_ref().or(recipe.map(|r| &r.hidden)) {
                 *hidden = h.clone();
             }
         }

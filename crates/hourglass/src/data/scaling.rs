@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{Dataset, SampleKind};
 
+/// How a table's columns are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalingKind {
+    /// Mean and standard deviation.
+    #[default]
+    Standard,
+    /// Median and interquartile range: anomalies in the training data do not pull the scale.
+    Robust,
+}
+
 /// How raw values map to the values the network sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -12,13 +23,18 @@ pub enum Scaling {
     /// Divide by the brightest possible pixel value, so pixels lie in [0, 1].
     Pixels { max: f32 },
     /// Per column: subtract the mean and divide by the standard deviation of the training split.
+    /// Models written before robust scaling use it.
     Standardize { mean: Vec<f32>, std: Vec<f32> },
+    /// Per column: subtract the median and divide by the interquartile range / 1.349 (the
+    /// standard deviation of a normal column), so the anomalies every real training set holds do
+    /// not pull the scale. `mean`/`std` name the centre and the spread, as for `Standardize`.
+    Robust { mean: Vec<f32>, std: Vec<f32> },
 }
 
 impl Scaling {
     /// The scaling that suits this training data: pixels by their type's maximum, tables by
-    /// column statistics (ignoring missing values).
-    pub fn fit(data: &Dataset) -> Scaling {
+    /// column statistics of the `kind` asked for (ignoring missing values).
+    pub fn fit(data: &Dataset, kind: ScalingKind) -> Scaling {
         match data.kind {
             SampleKind::Image => {
                 let brightest = data
@@ -35,6 +51,10 @@ impl Scaling {
                     brightest
                 };
                 Scaling::Pixels { max }
+            }
+            SampleKind::Tabular if kind == ScalingKind::Robust => {
+                let (mean, std) = robust_columns(&data.values, data.shape.features());
+                Scaling::Robust { mean, std }
             }
             SampleKind::Tabular => {
                 let d = data.shape.features();
@@ -70,7 +90,7 @@ impl Scaling {
     pub fn apply(&self, values: &mut [f32]) {
         match self {
             Scaling::Pixels { max } => values.iter_mut().for_each(|v| *v /= max),
-            Scaling::Standardize { mean, std } => {
+            Scaling::Standardize { mean, std } | Scaling::Robust { mean, std } => {
                 for row in values.chunks_exact_mut(mean.len()) {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
                         *v = (*v - m) / s;
@@ -84,7 +104,7 @@ impl Scaling {
     pub fn invert(&self, values: &mut [f32]) {
         match self {
             Scaling::Pixels { max } => values.iter_mut().for_each(|v| *v *= max),
-            Scaling::Standardize { mean, std } => {
+            Scaling::Standardize { mean, std } | Scaling::Robust { mean, std } => {
                 for row in values.chunks_exact_mut(mean.len()) {
                     for ((v, m), s) in row.iter_mut().zip(mean).zip(std) {
                         *v = *v * s + m;
@@ -107,10 +127,81 @@ impl Scaling {
     }
 }
 
+/// Per-column median and robust spread of `d`-wide rows, ignoring missing values. The spread is
+/// the interquartile range / 1.349; a column whose middle half is constant (a flag that is
+/// mostly 0, say) falls back to its standard deviation, and a constant column to 1.
+fn robust_columns(values: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut centre = vec![0.0f32; d];
+    let mut spread = vec![1.0f32; d];
+    let mut column = Vec::with_capacity(values.len() / d.max(1));
+    for j in 0..d {
+        column.clear();
+        column.extend(
+            values
+                .iter()
+                .skip(j)
+                .step_by(d)
+                .copied()
+                .filter(|v| v.is_finite()),
+        );
+        if column.is_empty() {
+            continue;
+        }
+        column.sort_unstable_by(f32::total_cmp);
+        let quantile = |q: f64| {
+            let at = q * (column.len() - 1) as f64;
+            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+            let w = (at - lo as f64) as f32;
+            column[lo] * (1.0 - w) + column[hi] * w
+        };
+        centre[j] = quantile(0.5);
+        let iqr = (quantile(0.75) - quantile(0.25)) as f64 / 1.349;
+        spread[j] = if iqr > 1e-6 * (centre[j].abs() as f64).max(1e-6) {
+            iqr as f32
+        } else {
+            let n = column.len() as f64;
+            let m = column.iter().map(|&v| v as f64).sum::<f64>() / n;
+            let var = column.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / n;
+            if var > 1e-12 { var.sqrt() as f32 } else { 1.0 }
+        };
+    }
+    (centre, spread)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::SampleShape;
+
+    #[test]
+    fn robust_scaling_ignores_outliers_and_round_trips() {
+        // Column 0: 1..=9 and one huge outlier; column 1: mostly 0 (IQR 0, falls back to std).
+        let mut values = Vec::new();
+        for i in 1..=9 {
+            values.extend([i as f32, 0.0]);
+        }
+        values.extend([1e6, 5.0]);
+        let data = Dataset {
+            values,
+            shape: SampleShape::tabular(2),
+            kind: SampleKind::Tabular,
+            labels: None,
+            columns: None,
+        };
+        let scaling = Scaling::fit(&data, ScalingKind::Robust);
+        let Scaling::Robust { mean, std } = &scaling else {
+            panic!("tables get robust scaling, not {scaling:?}")
+        };
+        // The outlier moves neither the centre (median 5.5) nor the spread (IQR 4.5 / 1.349).
+        assert!((mean[0] - 5.5).abs() < 1e-5, "{mean:?}");
+        assert!((std[0] - 4.5 / 1.349).abs() < 1e-4, "{std:?}");
+        assert!(std[1] > 1.0 && std[1] < 2.0, "{std:?}");
+        let mut v = scaling.scaled(&data);
+        scaling.invert(&mut v);
+        for (a, b) in v.iter().zip(&data.values) {
+            assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0));
+        }
+    }
 
     #[test]
     fn standardize_round_trips_and_centres_columns() {
@@ -121,7 +212,7 @@ mod tests {
             labels: None,
             columns: None,
         };
-        let scaling = Scaling::fit(&data);
+        let scaling = Scaling::fit(&data, ScalingKind::Standard);
         let mut v = scaling.scaled(&data);
         let col0: f32 = v.iter().step_by(2).sum();
         assert!(col0.abs() < 1e-5);
@@ -140,6 +231,9 @@ mod tests {
             labels: None,
             columns: None,
         };
-        assert_eq!(Scaling::fit(&data), Scaling::Pixels { max: 255.0 });
+        assert_eq!(
+            Scaling::fit(&data, ScalingKind::Standard),
+            Scaling::Pixels { max: 255.0 }
+        );
     }
 }

@@ -34,9 +34,138 @@ pub fn windows(series: &Dataset, window: usize, stride: usize) -> Result<Dataset
     })
 }
 
+/// Steps of a series read to find its period: enough for any period a window can hold.
+const PERIOD_STEPS: usize = 50_000;
+/// The longest period looked for.
+const MAX_PERIOD: usize = 1024;
+
+/// The series' dominant period in steps: the lag of the highest autocorrelation after it first
+/// drops below zero, averaged over the columns (each standardised). `None` when the series has no
+/// clear period (that peak below 0.1) or is too short to tell.
+pub fn dominant_period(series: &Dataset) -> Option<usize> {
+    let channels = series.shape.features();
+    let steps = series.len().min(PERIOD_STEPS);
+    let max_lag = (steps / 3).min(MAX_PERIOD);
+    if channels == 0 || max_lag < 4 {
+        return None;
+    }
+    let mut acf = vec![0.0f64; max_lag + 1];
+    for c in 0..channels {
+        let x: Vec<f64> = (0..steps)
+            .map(|t| series.values[t * channels + c] as f64)
+            .map(|v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        let mean = x.iter().sum::<f64>() / steps as f64;
+        let centred: Vec<f64> = x.iter().map(|v| v - mean).collect();
+        let variance = centred.iter().map(|v| v * v).sum::<f64>();
+        if variance <= 0.0 {
+            continue;
+        }
+        for (lag, a) in acf.iter_mut().enumerate() {
+            let dot: f64 = centred[..steps - lag]
+                .iter()
+                .zip(&centred[lag..])
+                .map(|(p, q)| p * q)
+                .sum();
+            *a += dot / variance / channels as f64;
+        }
+    }
+    let first_negative = acf.iter().position(|&a| a < 0.0)?;
+    let (period, &peak) = acf
+        .iter()
+        .enumerate()
+        .skip(first_negative)
+        .max_by(|a, b| a.1.total_cmp(b.1))?;
+    (peak >= 0.1).then_some(period)
+}
+
+/// The window `conv1d` takes when none is given: one period of the series, rounded up to a
+/// multiple of 4 (the two stride-2 layers), 16 to 1,024 steps; 64 for a series with no period.
+pub fn default_window(series: &Dataset) -> usize {
+    match dominant_period(series) {
+        Some(p) => p.next_multiple_of(4).clamp(16, MAX_PERIOD),
+        None => 64,
+    }
+}
+
+/// Values that the windows of a series may hold in memory together (128 MiB of f32).
+const WINDOW_BUDGET: usize = 1 << 25;
+
+/// The stride `conv1d` takes when none is given: 1, so that every point is seen at every
+/// position of a window and its score does not depend on where the windows happen to start;
+/// longer for a series whose windows at stride 1 would not fit [`WINDOW_BUDGET`].
+pub fn default_stride(series: &Dataset, window: usize) -> usize {
+    let values = series.len() * window * series.shape.features();
+    values.div_ceil(WINDOW_BUDGET).clamp(1, window.max(1))
+}
+
+/// Per-point scores of a series of `steps` steps from the scores of its windows (`window` steps
+/// every `stride`): each point takes the highest score of the windows that cover it, so an
+/// anomaly anywhere in a window marks all of the window's points. Points after the last window
+/// take its score.
+pub fn point_scores(window_scores: &[f32], steps: usize, window: usize, stride: usize) -> Vec<f32> {
+    let mut points = vec![f32::NEG_INFINITY; steps];
+    for (w, &score) in window_scores.iter().enumerate() {
+        let start = w * stride;
+        for p in &mut points[start.min(steps)..(start + window).min(steps)] {
+            *p = p.max(score);
+        }
+    }
+    let last = window_scores.last().copied().unwrap_or(0.0);
+    for p in &mut points {
+        if *p == f32::NEG_INFINITY {
+            *p = last;
+        }
+    }
+    points
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_period_of_a_periodic_series_is_found() {
+        // Two columns with a period of 50 steps, one noisy; and a series with no period.
+        let values: Vec<f32> = (0..2000)
+            .flat_map(|t| {
+                let phase = t as f32 * std::f32::consts::TAU / 50.0;
+                [
+                    phase.sin(),
+                    phase.cos() + 0.3 * ((t * 7919 % 13) as f32 / 13.0 - 0.5),
+                ]
+            })
+            .collect();
+        let series = Dataset {
+            values,
+            shape: SampleShape::tabular(2),
+            kind: SampleKind::Tabular,
+            labels: None,
+            columns: None,
+        };
+        assert_eq!(dominant_period(&series), Some(50));
+        assert_eq!(default_window(&series), 52);
+        let ramp = Dataset {
+            values: (0..500).map(|t| t as f32).collect(),
+            shape: SampleShape::tabular(1),
+            ..series
+        };
+        assert_eq!(dominant_period(&ramp), None);
+        assert_eq!(default_window(&ramp), 64);
+        assert_eq!(default_stride(&ramp, 64), 1);
+        let long = Dataset {
+            values: vec![0.0; 4_000_000],
+            ..ramp
+        };
+        assert_eq!(default_stride(&long, 256), 31);
+    }
+
+    #[test]
+    fn every_point_takes_the_highest_window_covering_it() {
+        // Windows of 4 every 2 over 9 steps: [0,4) [2,6) [4,8); step 8 is after the last.
+        let points = point_scores(&[1.0, 5.0, 2.0], 9, 4, 2);
+        assert_eq!(points, vec![1.0, 1.0, 5.0, 5.0, 5.0, 5.0, 2.0, 2.0, 2.0]);
+    }
 
     #[test]
     fn windows_are_channel_major_and_strided() {

@@ -240,14 +240,23 @@ impl ModelConfig {
     /// (a table whose rows are time steps and whose columns, fewer than the window, are series),
     /// its windows; otherwise the data itself (a table of `window` columns is taken as windows).
     pub fn samples_from(&self, data: Dataset) -> Result<Dataset> {
-        let is_series = data.kind == SampleKind::Tabular && data.shape.channels == 1;
         match &self.architecture {
-            Architecture::Conv1d { window, stride, .. }
-                if is_series && data.shape.height == 1 && data.shape.width != *window =>
-            {
+            Architecture::Conv1d { window, stride, .. } if self.cuts_windows(&data) => {
                 crate::data::window::windows(&data, *window, *stride)
             }
             _ => Ok(data),
+        }
+    }
+
+    /// Whether [`ModelConfig::samples_from`] cuts `data` into windows: a 1-D convolutional model
+    /// given a raw series.
+    pub fn cuts_windows(&self, data: &Dataset) -> bool {
+        let is_series = data.kind == SampleKind::Tabular && data.shape.channels == 1;
+        match &self.architecture {
+            Architecture::Conv1d { window, .. } => {
+                is_series && data.shape.height == 1 && data.shape.width != *window
+            }
+            _ => false,
         }
     }
 

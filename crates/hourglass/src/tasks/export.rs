@@ -120,14 +120,17 @@ pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) ->
     }
 }
 
-/// Writes anomaly scores as CSV: `index,score,flagged[,label][,error_0,…]`, the per-feature
-/// squared errors when `per_feature` is given (`n × width`).
+/// Writes anomaly scores as CSV: `index,score,flagged[,label][,error_0,…][,top_columns]`, the
+/// per-feature squared errors when `per_feature` is given (`n × width`), and with `explain` (a
+/// table's column names and squared errors) the columns that contribute most to each
+/// flagged row, separated by `;`.
 pub fn write_scores(
     path: &Path,
     scores: &[f32],
     threshold: f64,
     labels: Option<&[u32]>,
     per_feature: Option<(&[f32], usize)>,
+    explain: Option<(&[String], &[f32])>,
 ) -> Result<()> {
     crate::fsutil::write_atomic_with(path, |w| {
         let mut header = vec!["index".to_string(), "score".into(), "flagged".into()];
@@ -136,6 +139,9 @@ pub fn write_scores(
         }
         if let Some((_, width)) = per_feature {
             header.extend((0..width).map(|j| format!("error_{j}")));
+        }
+        if explain.is_some() {
+            header.push("top_columns".into());
         }
         writeln!(w, "{}", header.join(","))?;
         for (i, score) in scores.iter().enumerate() {
@@ -147,6 +153,19 @@ pub fn write_scores(
             if let Some((errors, width)) = per_feature {
                 for e in &errors[i * width..(i + 1) * width] {
                     write!(w, ",{e}")?;
+                }
+            }
+            if let Some((names, errors)) = explain {
+                write!(w, ",")?;
+                if flagged == 1 {
+                    let d = names.len();
+                    let top =
+                        crate::tasks::anomaly::top_columns(&errors[i * d..(i + 1) * d], names);
+                    let cells: Vec<String> = top
+                        .iter()
+                        .map(|c| c.column.replace([',', ';', '"', '\n'], " "))
+                        .collect();
+                    write!(w, "{}", cells.join(";"))?;
                 }
             }
             writeln!(w)?;

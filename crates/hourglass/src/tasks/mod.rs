@@ -5,6 +5,7 @@ pub mod anomaly;
 pub mod codec;
 pub mod compress;
 pub mod denoise;
+pub mod detector;
 pub mod eval;
 pub mod export;
 pub mod generate;

@@ -22,6 +22,7 @@ use crate::device::rows_tensor;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
 use crate::tasks::anomaly;
+use crate::tasks::detector::{self, Detector, Residuals};
 use crate::tasks::pca::Baseline;
 
 /// The result of [`fit`].
@@ -58,7 +59,7 @@ pub fn train(
             "no training samples left after the validation split",
         ));
     }
-    let scaling = Scaling::fit(&train_set);
+    let scaling = Scaling::fit(&train_set, options.scaling);
     let config = config.resolve(data.shape, &scaling)?;
     loss::check(options.loss, config.output)?;
     let train_values = scaling.scaled(&train_set);
@@ -89,7 +90,7 @@ pub fn train(
         scaling,
         network: fitted.network,
         baseline,
-        score_quantiles: Vec::new(),
+        detector: Detector::legacy(Vec::new()),
         summary: TrainingSummary {
             options: options.clone(),
             train_samples: train_set.len(),
@@ -102,10 +103,19 @@ pub fn train(
             seconds: started.elapsed().as_secs_f64(),
         },
     };
-    // The training split's own scores set the scale for anomaly thresholds later.
-    let train_scores =
-        anomaly::score(&model, &train_values, train_class.as_deref(), &device).per_sample;
-    model.score_quantiles = anomaly::quantiles(&train_scores);
+    // The training split's own residuals set the scale of every score and of thresholds later.
+    let (errors, codes) =
+        anomaly::residuals(&model, &train_values, train_class.as_deref(), true, &device);
+    let training = Residuals {
+        errors: &errors,
+        features: data.shape.features(),
+        codes: &codes,
+        latent: model.config.latent,
+    };
+    model.detector = Detector::fit(
+        &training,
+        detector::default_score(data.kind, &model.config.architecture),
+    );
     Ok(model)
 }
 

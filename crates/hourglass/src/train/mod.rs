@@ -6,6 +6,7 @@ pub mod early_stop;
 pub mod fit;
 pub mod log;
 pub mod loss;
+pub mod recipe;
 pub mod step;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ pub use log::EpochRecord;
 pub use loss::LossKind;
 
 use crate::data::noise::Noise;
+pub use crate::data::scaling::ScalingKind;
 use crate::device::Backend;
 
 /// The optimizer and its settings.
@@ -47,6 +49,9 @@ pub struct TrainOptions {
     /// Corrupt inputs with this noise and learn to reconstruct the clean ones (denoising).
     #[serde(default)]
     pub noise: Option<Noise>,
+    /// How a table's columns are scaled (images are always scaled to [0, 1]).
+    #[serde(default)]
+    pub scaling: ScalingKind,
 }
 
 impl Default for TrainOptions {
@@ -62,6 +67,7 @@ impl Default for TrainOptions {
             patience: None,
             seed: 42,
             noise: None,
+            scaling: ScalingKind::Standard,
         }
     }
 }

@@ -1,0 +1,544 @@
+//! What an anomaly score is made of, and the statistics of the training data that make it
+//! comparable across features and across models. Fit once at the end of training, stored in the
+//! model file (metadata `anomaly`), so scoring needs no training data.
+//!
+//! - `mse`: the mean squared reconstruction error, in the model's scaled space.
+//! - `normalized`: each feature's squared error divided by its mean on the training data, then
+//!   averaged, so a feature the model always reconstructs loosely does not drown the others.
+//! - `mahalanobis`: the squared Mahalanobis distance of the code from the training codes, per
+//!   latent dimension: a sample can be reconstructed well and still sit where no training sample
+//!   does.
+//! - `knn`: the mean distance of the code to its nearest training codes, with many neighbours (a
+//!   tenth of up to [`REFERENCE_CODES`] kept codes), so that a tight cluster of anomalies in the
+//!   training data does not vouch for itself, and normal data with several modes is no problem.
+//! - `combined`: `normalized` and `knn`, each put on the scale of its own training scores
+//!   (median and MAD), added.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Quantiles kept from the training scores: every 0.1 %, from the minimum to the maximum.
+pub const QUANTILES: usize = 1001;
+
+/// Training codes kept for the `knn` score (evenly spaced through the training split).
+pub const REFERENCE_CODES: usize = 2000;
+
+/// Which score `score` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreKind {
+    Mse,
+    Normalized,
+    Mahalanobis,
+    Knn,
+    Combined,
+}
+
+impl ScoreKind {
+    pub const ALL: [ScoreKind; 5] = [
+        ScoreKind::Mse,
+        ScoreKind::Normalized,
+        ScoreKind::Mahalanobis,
+        ScoreKind::Knn,
+        ScoreKind::Combined,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreKind::Mse => "mse",
+            ScoreKind::Normalized => "normalized",
+            ScoreKind::Mahalanobis => "mahalanobis",
+            ScoreKind::Knn => "knn",
+            ScoreKind::Combined => "combined",
+        }
+    }
+
+    /// Whether computing it needs the latent codes.
+    pub fn needs_codes(self) -> bool {
+        matches!(
+            self,
+            ScoreKind::Mahalanobis | ScoreKind::Knn | ScoreKind::Combined
+        )
+    }
+}
+
+impl std::str::FromStr for ScoreKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ScoreKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown score {s:?}: give mse, normalized, mahalanobis, knn or combined"
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for ScoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The score a new model reports by default, from the benchmarks (BENCHMARKS.md, "Anomaly
+/// detection"): on tables the code's distance from the training codes ranks anomalies better than
+/// any reconstruction error; on windows of a series the reconstruction error normalised per
+/// position and channel; images keep the plain reconstruction error.
+pub fn default_score(
+    kind: crate::data::SampleKind,
+    architecture: &crate::model::Architecture,
+) -> ScoreKind {
+    use crate::model::Architecture;
+    match (kind, architecture) {
+        (crate::data::SampleKind::Tabular, Architecture::Dense { .. }) => ScoreKind::Knn,
+        (crate::data::SampleKind::Tabular, Architecture::Conv1d { .. }) => ScoreKind::Normalized,
+        _ => ScoreKind::Mse,
+    }
+}
+
+/// Location and spread of one score on the training data (median and 1.4826 × MAD).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: f32,
+    pub scale: f32,
+}
+
+impl Spread {
+    fn of(scores: &[f32]) -> Spread {
+        let median = median(scores);
+        let deviations: Vec<f32> = scores.iter().map(|s| (s - median).abs()).collect();
+        let mad = 1.4826 * median_of(deviations);
+        // A model that reconstructs its training data perfectly has no spread to divide by.
+        let scale = if mad > 1e-12 {
+            mad
+        } else {
+            (median.abs() * 1e-3).max(1e-12)
+        };
+        Spread { median, scale }
+    }
+
+    fn unit() -> Spread {
+        Spread {
+            median: 0.0,
+            scale: 1.0,
+        }
+    }
+
+    fn standardise(&self, s: f32) -> f32 {
+        (s - self.median) / self.scale
+    }
+}
+
+/// The training data's statistics behind every score kind, and the default kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detector {
+    /// What `score` reports unless told otherwise.
+    pub default: ScoreKind,
+    /// Per feature: the mean squared error on the training data.
+    pub feature_error: Vec<f32>,
+    /// The training codes' mean and the inverse of their (regularised) covariance, `k × k`.
+    pub latent_mean: Vec<f32>,
+    pub latent_precision: Vec<f32>,
+    /// Training codes for `knn` (`m × k`, at most [`REFERENCE_CODES`]) and the neighbours it
+    /// averages over.
+    #[serde(default)]
+    pub reference_codes: Vec<f32>,
+    #[serde(default)]
+    pub neighbours: usize,
+    pub normalized_spread: Spread,
+    pub knn_spread: Spread,
+    /// Per kind, [`QUANTILES`] quantiles of the training scores (for percentile thresholds).
+    pub quantiles: BTreeMap<ScoreKind, Vec<f32>>,
+}
+
+/// What a model gives for a batch of rows: squared errors per feature and the codes.
+pub struct Residuals<'a> {
+    /// `n × d` squared reconstruction errors.
+    pub errors: &'a [f32],
+    pub features: usize,
+    /// `n × k` latent codes; empty when no score needs them.
+    pub codes: &'a [f32],
+    pub latent: usize,
+}
+
+impl Detector {
+    /// Fits the statistics on the training data's residuals.
+    pub fn fit(training: &Residuals, default: ScoreKind) -> Detector {
+        let (d, k) = (training.features, training.latent);
+        let n = training.errors.len() / d;
+        let mut feature_error = vec![0.0f64; d];
+        for row in training.errors.chunks_exact(d) {
+            for (acc, &e) in feature_error.iter_mut().zip(row) {
+                *acc += e as f64;
+            }
+        }
+        // A floor keeps a feature the model reproduces exactly (a constant column) from turning
+        // the smallest later error into an enormous score.
+        let mean_error = feature_error.iter().sum::<f64>() / (d * n.max(1)) as f64;
+        let floor = (mean_error * 1e-3).max(1e-8);
+        let feature_error = feature_error
+            .iter()
+            .map(|&s| ((s / n.max(1) as f64).max(floor)) as f32)
+            .collect();
+        let (latent_mean, latent_precision) = gaussian(training.codes, k);
+        let reference_codes = evenly_spaced_rows(training.codes, k, REFERENCE_CODES);
+        let m = reference_codes.len() / k.max(1);
+        let mut detector = Detector {
+            default,
+            feature_error,
+            latent_mean,
+            latent_precision,
+            reference_codes,
+            neighbours: (m / 10).max(5).min(m),
+            normalized_spread: Spread::unit(),
+            knn_spread: Spread::unit(),
+            quantiles: BTreeMap::new(),
+        };
+        detector.normalized_spread = Spread::of(&detector.raw(ScoreKind::Normalized, training));
+        detector.knn_spread = Spread::of(&detector.raw(ScoreKind::Knn, training));
+        for kind in ScoreKind::ALL {
+            let scores = detector.raw(kind, training);
+            detector.quantiles.insert(kind, quantiles(&scores));
+        }
+        detector
+    }
+
+    /// A model written before score kinds existed: plain MSE, with the quantiles it kept.
+    pub fn legacy(mse_quantiles: Vec<f32>) -> Detector {
+        let mut quantiles = BTreeMap::new();
+        if mse_quantiles.len() == QUANTILES {
+            quantiles.insert(ScoreKind::Mse, mse_quantiles);
+        }
+        Detector {
+            default: ScoreKind::Mse,
+            feature_error: Vec::new(),
+            latent_mean: Vec::new(),
+            latent_precision: Vec::new(),
+            reference_codes: Vec::new(),
+            neighbours: 0,
+            normalized_spread: Spread::unit(),
+            knn_spread: Spread::unit(),
+            quantiles,
+        }
+    }
+
+    /// Whether this model can give `kind` (older files know only `mse`).
+    pub fn supports(&self, kind: ScoreKind) -> Result<()> {
+        if kind == ScoreKind::Mse || !self.feature_error.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "this model file predates the {kind} score; retrain it, or use --score mse"
+            )))
+        }
+    }
+
+    /// Scores of `kind` for each row.
+    pub fn scores(&self, kind: ScoreKind, residuals: &Residuals) -> Vec<f32> {
+        self.raw(kind, residuals)
+    }
+
+    fn raw(&self, kind: ScoreKind, r: &Residuals) -> Vec<f32> {
+        let d = r.features;
+        if kind.needs_codes() && (r.latent == 0 || r.codes.is_empty()) {
+            // No codes given (only the reconstruction was asked for): nothing to measure.
+            return vec![0.0; r.errors.len() / d.max(1)];
+        }
+        match kind {
+            ScoreKind::Mse => r
+                .errors
+                .chunks_exact(d)
+                .map(|row| row.iter().sum::<f32>() / d as f32)
+                .collect(),
+            ScoreKind::Normalized => r
+                .errors
+                .chunks_exact(d)
+                .map(|row| {
+                    row.iter()
+                        .zip(&self.feature_error)
+                        .map(|(e, s)| e / s)
+                        .sum::<f32>()
+                        / d as f32
+                })
+                .collect(),
+            ScoreKind::Mahalanobis => r
+                .codes
+                .chunks_exact(r.latent)
+                .map(|z| mahalanobis(z, &self.latent_mean, &self.latent_precision))
+                .collect(),
+            ScoreKind::Knn => {
+                use rayon::prelude::*;
+                r.codes
+                    .par_chunks_exact(r.latent)
+                    .map(|z| mean_neighbour_distance(z, &self.reference_codes, self.neighbours))
+                    .collect()
+            }
+            ScoreKind::Combined => {
+                let normalized = self.raw(ScoreKind::Normalized, r);
+                let knn = self.raw(ScoreKind::Knn, r);
+                normalized
+                    .iter()
+                    .zip(&knn)
+                    .map(|(a, b)| {
+                        self.normalized_spread.standardise(*a) + self.knn_spread.standardise(*b)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The mean Euclidean distance from `z` to its `k` nearest rows of `reference`.
+fn mean_neighbour_distance(z: &[f32], reference: &[f32], k: usize) -> f32 {
+    let mut distances: Vec<f32> = reference
+        .chunks_exact(z.len())
+        .map(|r| r.iter().zip(z).map(|(a, b)| (a - b) * (a - b)).sum::<f32>())
+        .collect();
+    if distances.is_empty() || k == 0 {
+        return 0.0;
+    }
+    let k = k.min(distances.len());
+    distances.select_nth_unstable_by(k - 1, f32::total_cmp);
+    distances[..k].iter().map(|d| d.sqrt()).sum::<f32>() / k as f32
+}
+
+/// At most `max` rows of `width`-wide `rows`, evenly spaced from the first.
+fn evenly_spaced_rows(rows: &[f32], width: usize, max: usize) -> Vec<f32> {
+    let n = rows.len() / width.max(1);
+    if n <= max {
+        return rows.to_vec();
+    }
+    (0..max)
+        .flat_map(|i| {
+            let r = i * n / max;
+            rows[r * width..(r + 1) * width].iter().copied()
+        })
+        .collect()
+}
+
+/// Squared Mahalanobis distance of `z` from `mean` under `precision`, per dimension.
+fn mahalanobis(z: &[f32], mean: &[f32], precision: &[f32]) -> f32 {
+    let k = mean.len();
+    let centred: Vec<f64> = z.iter().zip(mean).map(|(a, m)| (a - m) as f64).collect();
+    let mut total = 0.0f64;
+    for i in 0..k {
+        let row = &precision[i * k..(i + 1) * k];
+        let dot: f64 = row.iter().zip(&centred).map(|(p, c)| *p as f64 * c).sum();
+        total += centred[i] * dot;
+    }
+    (total / k as f64) as f32
+}
+
+/// Mean and inverse covariance of `k`-wide rows. The covariance gets a small ridge (1e-3 of its
+/// mean variance) so a latent dimension the encoder never uses does not make it singular.
+fn gaussian(codes: &[f32], k: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = codes.len() / k.max(1);
+    if n == 0 || k == 0 {
+        return (vec![0.0; k], identity(k));
+    }
+    let mut mean = vec![0.0f64; k];
+    for z in codes.chunks_exact(k) {
+        for (m, &v) in mean.iter_mut().zip(z) {
+            *m += v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut cov = vec![0.0f64; k * k];
+    for z in codes.chunks_exact(k) {
+        for i in 0..k {
+            let di = z[i] as f64 - mean[i];
+            for j in 0..=i {
+                cov[i * k + j] += di * (z[j] as f64 - mean[j]);
+            }
+        }
+    }
+    for i in 0..k {
+        for j in 0..=i {
+            cov[i * k + j] /= (n.max(2) - 1) as f64;
+            cov[j * k + i] = cov[i * k + j];
+        }
+    }
+    let average_variance = (0..k).map(|i| cov[i * k + i]).sum::<f64>() / k as f64;
+    let ridge = (average_variance * 1e-3).max(1e-12);
+    (0..k).for_each(|i| cov[i * k + i] += ridge);
+    let precision = invert_spd(&cov, k).unwrap_or_else(|| {
+        // Not positive definite even with the ridge (non-finite codes): fall back to Euclidean.
+        identity(k).into_iter().map(|v| v as f64).collect()
+    });
+    (
+        mean.into_iter().map(|v| v as f32).collect(),
+        precision.into_iter().map(|v| v as f32).collect(),
+    )
+}
+
+fn identity(k: usize) -> Vec<f32> {
+    (0..k * k)
+        .map(|i| if i / k == i % k { 1.0 } else { 0.0 })
+        .collect()
+}
+
+/// Inverse of a symmetric positive definite `k × k` matrix by Cholesky; `None` if it is not.
+fn invert_spd(a: &[f64], k: usize) -> Option<Vec<f64>> {
+    // a = L Lᵀ
+    let mut l = vec![0.0f64; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|p| l[i * k + p] * l[j * k + p]).sum();
+            if i == j {
+                let v = a[i * k + i] - s;
+                if v <= 0.0 || !v.is_finite() {
+                    return None;
+                }
+                l[i * k + i] = v.sqrt();
+            } else {
+                l[i * k + j] = (a[i * k + j] - s) / l[j * k + j];
+            }
+        }
+    }
+    // Columns of the inverse: solve L y = e, then Lᵀ x = y.
+    let mut inverse = vec![0.0f64; k * k];
+    for c in 0..k {
+        let mut y = vec![0.0f64; k];
+        for i in 0..k {
+            let e = if i == c { 1.0 } else { 0.0 };
+            let s: f64 = (0..i).map(|p| l[i * k + p] * y[p]).sum();
+            y[i] = (e - s) / l[i * k + i];
+        }
+        for i in (0..k).rev() {
+            let s: f64 = (i + 1..k).map(|p| l[p * k + i] * inverse[p * k + c]).sum();
+            inverse[i * k + c] = (y[i] - s) / l[i * k + i];
+        }
+    }
+    Some(inverse)
+}
+
+fn median(values: &[f32]) -> f32 {
+    median_of(values.to_vec())
+}
+
+fn median_of(mut values: Vec<f32>) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_unstable_by(f32::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Sorted scores reduced to [`QUANTILES`] evenly spaced quantiles.
+pub fn quantiles(scores: &[f32]) -> Vec<f32> {
+    if scores.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted = scores.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    (0..QUANTILES)
+        .map(|i| {
+            let position = i as f64 / (QUANTILES - 1) as f64 * (sorted.len() - 1) as f64;
+            sorted[position.round() as usize]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_inverts_the_covariance() {
+        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let inv = invert_spd(&a, 3).unwrap();
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|p| a[i * 3 + p] * inv[p * 3 + j]).sum();
+                assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        assert!(invert_spd(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+
+    #[test]
+    fn latent_score_sees_a_code_off_the_training_codes() {
+        // Codes on the line z1 = z0: a code off the line is far in Mahalanobis terms even when it
+        // is nearer the mean in Euclidean terms than some training codes.
+        let codes: Vec<f32> = (0..200)
+            .flat_map(|i| {
+                let t = i as f32 / 20.0 - 5.0;
+                [t, t + 0.01 * ((i % 7) as f32 - 3.0)]
+            })
+            .collect();
+        let errors = vec![0.1f32; 200 * 2];
+        let training = Residuals {
+            errors: &errors,
+            features: 2,
+            codes: &codes,
+            latent: 2,
+        };
+        let detector = Detector::fit(&training, ScoreKind::Combined);
+        let probe = Residuals {
+            errors: &[0.1, 0.1, 0.1, 0.1],
+            features: 2,
+            codes: &[4.0, 4.0, 1.0, -1.0],
+            latent: 2,
+        };
+        let s = detector.scores(ScoreKind::Mahalanobis, &probe);
+        assert!(s[1] > 50.0 * s[0], "{s:?}");
+        let q = &detector.quantiles[&ScoreKind::Mahalanobis];
+        assert!(s[1] > q[QUANTILES - 1]);
+        // The neighbours see it too: off the line, further than any training code from its own.
+        let s = detector.scores(ScoreKind::Knn, &probe);
+        assert!(s[1] > s[0], "{s:?}");
+        assert!(s[1] > detector.quantiles[&ScoreKind::Knn][QUANTILES - 1]);
+    }
+
+    #[test]
+    fn knn_score_is_not_fooled_by_a_small_cluster_of_anomalies() {
+        // 300 normal codes spread over a square, 20 anomalies packed at one far point: with a
+        // tenth of the codes as neighbours, the packed anomalies are far from most of theirs.
+        let mut codes = Vec::new();
+        for i in 0..300 {
+            codes.extend([(i % 20) as f32 / 10.0, (i / 20) as f32 / 10.0]);
+        }
+        for i in 0..20 {
+            codes.extend([5.0 + i as f32 * 1e-3, 5.0]);
+        }
+        let errors = vec![0.1f32; 320 * 2];
+        let training = Residuals {
+            errors: &errors,
+            features: 2,
+            codes: &codes,
+            latent: 2,
+        };
+        let detector = Detector::fit(&training, ScoreKind::Knn);
+        let s = detector.scores(ScoreKind::Knn, &training);
+        let worst_normal = s[..300].iter().copied().fold(0.0, f32::max);
+        assert!(s[300..].iter().all(|&a| a > worst_normal), "{s:?}");
+    }
+
+    #[test]
+    fn normalized_score_weighs_features_by_their_training_error() {
+        // Feature 0 is always reconstructed loosely, feature 1 tightly: the same error on feature
+        // 1 is far more surprising.
+        let errors: Vec<f32> = (0..100).flat_map(|_| [1.0f32, 0.01]).collect();
+        let training = Residuals {
+            errors: &errors,
+            features: 2,
+            codes: &[],
+            latent: 0,
+        };
+        let detector = Detector::fit(&training, ScoreKind::Normalized);
+        let probe = Residuals {
+            errors: &[2.0, 0.01, 1.0, 1.0],
+            features: 2,
+            codes: &[],
+            latent: 0,
+        };
+        let mse = detector.scores(ScoreKind::Mse, &probe);
+        let normalized = detector.scores(ScoreKind::Normalized, &probe);
+        assert!(mse[0] > mse[1] && normalized[1] > 10.0 * normalized[0]);
+    }
+}
