@@ -341,6 +341,7 @@ pub fn detect(
     device: &Device,
 ) -> Result<(Scores, Threshold, AnomalyReport)> {
     let kind = scoring.kind.unwrap_or(model.detector.default);
+    model.detector.supports(kind)?;
     let threshold = scoring.threshold.resolve(model, kind)?;
     let scores = score(model, values, class, Some(kind), device)?;
     let d = model.input.features();

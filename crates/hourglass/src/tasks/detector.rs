@@ -86,9 +86,9 @@ impl std::fmt::Display for ScoreKind {
 }
 
 /// The score a new model reports by default, from the benchmarks (BENCHMARKS.md, "Anomaly
-/// detection"): on tables the code's distance from the training codes ranks anomalies better than
-/// any reconstruction error; on windows of a series the reconstruction error normalised per
-/// position and channel; images keep the plain reconstruction error.
+/// detection"): on tables the code's distance to its neighbours among the training codes ranks
+/// anomalies better than any reconstruction error; on windows of a series the reconstruction error
+/// normalised per position and channel; on images both together (`combined`).
 pub fn default_score(
     kind: crate::data::SampleKind,
     architecture: &crate::model::Architecture,
@@ -96,8 +96,8 @@ pub fn default_score(
     use crate::model::Architecture;
     match (kind, architecture) {
         (crate::data::SampleKind::Tabular, Architecture::Dense { .. }) => ScoreKind::Knn,
-        (crate::data::SampleKind::Tabular, Architecture::Conv1d { .. }) => ScoreKind::Normalized,
-        _ => ScoreKind::Mse,
+        (crate::data::SampleKind::Tabular, _) => ScoreKind::Normalized,
+        (crate::data::SampleKind::Image, _) => ScoreKind::Combined,
     }
 }
 
