@@ -23,6 +23,7 @@ const FORMAT_VERSION: &str = "1";
 const MEAN_TENSOR: &str = "baseline.mean";
 const PCA_TENSOR: &str = "baseline.pca_components";
 const SCORES_TENSOR: &str = "anomaly.train_score_quantiles";
+const MEMBER_PREFIX: &str = "member.";
 
 /// What training did, stored with the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +48,9 @@ pub struct TrainedModel {
     pub kind: SampleKind,
     pub scaling: Scaling,
     pub network: Network,
+    /// An ensemble's other networks (empty for a single model). Only anomaly scores use them;
+    /// every other use of the model takes `network`.
+    pub members: Vec<Network>,
     pub baseline: Baseline,
     /// The training split's score statistics (see `tasks::detector`), from which scores are
     /// normalised and thresholds read.
@@ -110,16 +114,7 @@ impl TrainedModel {
 
     /// The network's weights by name, with their shapes and little-endian f32 bytes.
     pub fn weights(&self) -> Vec<(String, Vec<usize>, Vec<u8>)> {
-        self.network
-            .collect(None, None, true)
-            .into_iter()
-            .map(|snapshot| {
-                let (name, _, shape, _, bytes) = snapshot
-                    .into_parts()
-                    .expect("weights of a built network are readable");
-                (name, shape.to_vec(), bytes.to_vec())
-            })
-            .collect()
+        weights_of(&self.network)
     }
 
     /// The training MSE quantiles (kept as a tensor for files read by older versions).
@@ -137,6 +132,14 @@ impl TrainedModel {
             .into_iter()
             .map(|(name, shape, bytes)| (name, Dtype::F32, shape, bytes))
             .collect();
+        for (i, member) in self.members.iter().enumerate() {
+            let prefix = member_prefix(i + 1);
+            tensors.extend(
+                weights_of(member)
+                    .into_iter()
+                    .map(|(name, shape, bytes)| (prefix.clone() + &name, Dtype::F32, shape, bytes)),
+            );
+        }
         let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let d = self.baseline.features;
         tensors.push((
@@ -230,6 +233,35 @@ impl TrainedModel {
         })?;
 
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
+        // An ensemble's other networks, stored under `member.I.`: each is read from a file of its
+        // own tensors with the prefix taken off.
+        let ensemble = detector.as_ref().map_or(1, Detector::networks);
+        let mut members = Vec::with_capacity(ensemble - 1);
+        for i in 1..ensemble {
+            let prefix = member_prefix(i);
+            let own: Vec<(String, TensorView<'_>)> = tensors
+                .tensors()
+                .into_iter()
+                .filter_map(|(name, view)| {
+                    name.strip_prefix(&prefix).map(|n| (n.to_string(), view))
+                })
+                .collect();
+            if own.is_empty() {
+                return Err(not_ours(&format!("ensemble member {i} has no weights")));
+            }
+            let member_bytes = safetensors::serialize(own, None)
+                .map_err(|e| Error::format(path, format!("ensemble member {i}: {e}")))?;
+            let mut member = Network::new(&config, input, device);
+            let mut store =
+                SafetensorsStore::from_bytes(Some(member_bytes)).skip_enum_variants(true);
+            member.load_from(&mut store).map_err(|e| {
+                Error::format(
+                    path,
+                    format!("ensemble member {i}'s weights do not match the model config: {e}"),
+                )
+            })?;
+            members.push(member);
+        }
         let floats = |name: &str| -> Result<Vec<f32>> {
             let t = tensors
                 .tensor(name)
@@ -250,6 +282,7 @@ impl TrainedModel {
             kind,
             scaling,
             network,
+            members,
             baseline,
             // Files from before score kinds know only the MSE and (usually) its quantiles.
             detector: match detector {
@@ -259,6 +292,25 @@ impl TrainedModel {
             summary,
         })
     }
+}
+
+/// A network's weights by name, with their shapes and little-endian f32 bytes.
+fn weights_of(network: &Network) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    network
+        .collect(None, None, true)
+        .into_iter()
+        .map(|snapshot| {
+            let (name, _, shape, _, bytes) = snapshot
+                .into_parts()
+                .expect("weights of a built network are readable");
+            (name, shape.to_vec(), bytes.to_vec())
+        })
+        .collect()
+}
+
+/// The prefix of ensemble member `i`'s weights (1-based; the first network has none).
+fn member_prefix(i: usize) -> String {
+    format!("{MEMBER_PREFIX}{i}.")
 }
 
 fn json<T: Serialize>(value: &T) -> String {

@@ -29,7 +29,8 @@ pub struct Args {
     #[arg(long)]
     pub score: Option<ScoreKind>,
     /// Flag samples scoring above this: auto (the training scores' median + 4 robust
-    /// deviations), a percentile of the training scores (p99), or a number.
+    /// deviations, kept between their p95 and p99.5), a percentile of the training scores
+    /// (p99), or a number.
     #[arg(long, default_value = "auto", conflicts_with = "contamination")]
     pub threshold: ThresholdRule,
     /// The fraction of the training data taken to be anomalous (PyOD's convention): flags what

@@ -88,6 +88,10 @@ pub struct Args {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
+    /// Train this many networks from consecutive seeds and average their anomaly scores (each on
+    /// its training scale) [default: 5 for a table, 1 otherwise]. Other uses take the first.
+    #[arg(long)]
+    pub ensemble: Option<usize>,
     /// How a table's columns are scaled: standard (mean, deviation) or robust (median,
     /// interquartile range). Images are scaled to [0, 1].
     #[arg(long, value_parser = ["standard", "robust"], default_value = "standard")]
@@ -194,6 +198,10 @@ pub fn run(args: Args) -> Result<()> {
         patience: args.patience,
         seed: args.seed,
         noise: args.noise,
+        ensemble: args
+            .ensemble
+            .or(recipe.as_ref().map(|r| r.ensemble))
+            .unwrap_or(1),
         scaling: if args.scaling == "robust" {
             ScalingKind::Robust
         } else {
@@ -224,6 +232,14 @@ pub fn run(args: Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(summary)?);
     } else {
+        if !model.members.is_empty() {
+            println!(
+                "an ensemble of {} networks from seeds {}…{}; anomaly scores average them",
+                model.members.len() + 1,
+                options.seed,
+                options.seed + model.members.len() as u64
+            );
+        }
         println!(
             "trained {} model ({} → {} → {}) on {} samples for {} epochs in {:.1}s",
             model.config.kind(),

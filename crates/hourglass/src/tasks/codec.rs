@@ -9,6 +9,7 @@ use crate::artifact::TrainedModel;
 use crate::data::Dataset;
 use crate::device::{rows_tensor, to_vec};
 use crate::error::Result;
+use crate::model::Network;
 
 /// Rows per forward pass at inference.
 const BATCH: usize = 1024;
@@ -20,36 +21,13 @@ pub fn encode_scaled(
     class: Option<&[f32]>,
     device: &Device,
 ) -> Vec<f32> {
-    map_rows(
-        model,
-        values,
-        model.input.features(),
-        class,
-        device,
-        |x, c| model.network.encode(x, c),
-    )
+    encode_scaled_by(model, &model.network, values, class, device)
 }
 
-/// Latent codes → reconstructed rows in the scaled space.
-pub fn decode_scaled(
+/// Like [`encode_scaled`], with one given network of the model (an ensemble has several).
+pub fn encode_scaled_by(
     model: &TrainedModel,
-    latents: &[f32],
-    class: Option<&[f32]>,
-    device: &Device,
-) -> Vec<f32> {
-    map_rows(
-        model,
-        latents,
-        model.config.latent,
-        class,
-        device,
-        |z, c| model.network.decode(z, c),
-    )
-}
-
-/// Scaled rows → reconstructed rows in the scaled space.
-pub fn reconstruct_scaled(
-    model: &TrainedModel,
+    network: &Network,
     values: &[f32],
     class: Option<&[f32]>,
     device: &Device,
@@ -60,7 +38,63 @@ pub fn reconstruct_scaled(
         model.input.features(),
         class,
         device,
-        |x, c| model.network.reconstruct(x, c),
+        |x, c| network.encode(x, c),
+    )
+}
+
+/// Latent codes → reconstructed rows in the scaled space.
+pub fn decode_scaled(
+    model: &TrainedModel,
+    latents: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    decode_scaled_by(model, &model.network, latents, class, device)
+}
+
+/// Like [`decode_scaled`], with one given network of the model.
+pub fn decode_scaled_by(
+    model: &TrainedModel,
+    network: &Network,
+    latents: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    map_rows(
+        model,
+        latents,
+        model.config.latent,
+        class,
+        device,
+        |z, c| network.decode(z, c),
+    )
+}
+
+/// Scaled rows → reconstructed rows in the scaled space.
+pub fn reconstruct_scaled(
+    model: &TrainedModel,
+    values: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    reconstruct_scaled_by(model, &model.network, values, class, device)
+}
+
+/// Like [`reconstruct_scaled`], with one given network of the model.
+pub fn reconstruct_scaled_by(
+    model: &TrainedModel,
+    network: &Network,
+    values: &[f32],
+    class: Option<&[f32]>,
+    device: &Device,
+) -> Vec<f32> {
+    map_rows(
+        model,
+        values,
+        model.input.features(),
+        class,
+        device,
+        |x, c| network.reconstruct(x, c),
     )
 }
 

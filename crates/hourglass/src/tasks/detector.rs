@@ -154,6 +154,14 @@ pub struct Detector {
     pub knn_spread: Spread,
     /// Per kind, [`QUANTILES`] quantiles of the training scores (for percentile thresholds).
     pub quantiles: BTreeMap<ScoreKind, Vec<f32>>,
+    /// The other networks of an ensemble, each with its own statistics (and no quantiles of its
+    /// own: the ensemble's are above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<Detector>,
+    /// For an ensemble: each network's (this one first) training median and spread per kind,
+    /// which put the networks' scores on one scale before they are averaged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensemble_spreads: Vec<BTreeMap<ScoreKind, Spread>>,
 }
 
 /// What a model gives for a batch of rows: squared errors per feature and the codes.
@@ -167,8 +175,46 @@ pub struct Residuals<'a> {
 }
 
 impl Detector {
-    /// Fits the statistics on the training data's residuals.
-    pub fn fit(training: &Residuals, default: ScoreKind) -> Detector {
+    /// Fits the statistics on the training data's residuals under each network of a model (one,
+    /// or the members of an ensemble).
+    pub fn fit(training: &[Residuals], default: ScoreKind) -> Detector {
+        let fitted: Vec<(Detector, BTreeMap<ScoreKind, Vec<f32>>)> =
+            training.iter().map(|r| Self::fit_one(r, default)).collect();
+        let spreads: Vec<BTreeMap<ScoreKind, Spread>> = fitted
+            .iter()
+            .map(|(_, raw)| raw.iter().map(|(k, s)| (*k, Spread::of(s))).collect())
+            .collect();
+        let mut networks = fitted.into_iter();
+        let (mut first, first_raw) = networks.next().expect("a model has a network");
+        if training.len() == 1 {
+            return first;
+        }
+        let mut all_raw = vec![first_raw];
+        for (mut net, raw) in networks {
+            net.quantiles.clear();
+            first.members.push(net);
+            all_raw.push(raw);
+        }
+        // The ensemble's training scores: each network's, on its own scale, averaged.
+        for kind in ScoreKind::ALL {
+            let n = all_raw[0][&kind].len();
+            let mut total = vec![0.0f32; n];
+            for (raw, spread) in all_raw.iter().zip(&spreads) {
+                for (t, s) in total.iter_mut().zip(&raw[&kind]) {
+                    *t += spread[&kind].standardise(*s) / training.len() as f32;
+                }
+            }
+            first.quantiles.insert(kind, quantiles(&total));
+        }
+        first.ensemble_spreads = spreads;
+        first
+    }
+
+    /// The statistics of one network, and its raw training scores of every kind.
+    fn fit_one(
+        training: &Residuals,
+        default: ScoreKind,
+    ) -> (Detector, BTreeMap<ScoreKind, Vec<f32>>) {
         let (d, k) = (training.features, training.latent);
         let n = training.errors.len() / d;
         let mut feature_error = vec![0.0f64; d];
@@ -198,14 +244,36 @@ impl Detector {
             normalized_spread: Spread::unit(),
             knn_spread: Spread::unit(),
             quantiles: BTreeMap::new(),
+            members: Vec::new(),
+            ensemble_spreads: Vec::new(),
         };
-        detector.normalized_spread = Spread::of(&detector.raw(ScoreKind::Normalized, training));
-        detector.knn_spread = Spread::of(&detector.raw(ScoreKind::Knn, training));
-        for kind in ScoreKind::ALL {
-            let scores = detector.raw(kind, training);
-            detector.quantiles.insert(kind, quantiles(&scores));
+        // Each kind once (knn is the costly one); combined from the two it adds.
+        let mut raw = BTreeMap::new();
+        for kind in [
+            ScoreKind::Mse,
+            ScoreKind::Normalized,
+            ScoreKind::Mahalanobis,
+            ScoreKind::Knn,
+        ] {
+            raw.insert(kind, detector.raw(kind, training));
         }
-        detector
+        detector.normalized_spread = Spread::of(&raw[&ScoreKind::Normalized]);
+        detector.knn_spread = Spread::of(&raw[&ScoreKind::Knn]);
+        let combined = detector.combine(&raw[&ScoreKind::Normalized], &raw[&ScoreKind::Knn]);
+        raw.insert(ScoreKind::Combined, combined);
+        for (kind, scores) in &raw {
+            detector.quantiles.insert(*kind, quantiles(scores));
+        }
+        (detector, raw)
+    }
+
+    /// The `combined` score from the `normalized` and `knn` ones.
+    fn combine(&self, normalized: &[f32], knn: &[f32]) -> Vec<f32> {
+        normalized
+            .iter()
+            .zip(knn)
+            .map(|(a, b)| self.normalized_spread.standardise(*a) + self.knn_spread.standardise(*b))
+            .collect()
     }
 
     /// A model written before score kinds existed: plain MSE, with the quantiles it kept.
@@ -224,6 +292,8 @@ impl Detector {
             normalized_spread: Spread::unit(),
             knn_spread: Spread::unit(),
             quantiles,
+            members: Vec::new(),
+            ensemble_spreads: Vec::new(),
         }
     }
 
@@ -238,9 +308,30 @@ impl Detector {
         }
     }
 
-    /// Scores of `kind` for each row.
-    pub fn scores(&self, kind: ScoreKind, residuals: &Residuals) -> Vec<f32> {
-        self.raw(kind, residuals)
+    /// Networks in the model: 1, or the size of the ensemble.
+    pub fn networks(&self) -> usize {
+        1 + self.members.len()
+    }
+
+    /// Scores of `kind` for each row, from the residuals under each network (this one first).
+    /// An ensemble's score is the mean of its networks' scores, each standardised by its own
+    /// training median and spread.
+    pub fn scores(&self, kind: ScoreKind, residuals: &[Residuals]) -> Vec<f32> {
+        if self.members.is_empty() {
+            return self.raw(kind, &residuals[0]);
+        }
+        let n = residuals[0].errors.len() / residuals[0].features.max(1);
+        let mut total = vec![0.0f32; n];
+        let networks = std::iter::once(self).chain(&self.members);
+        for ((net, r), spreads) in networks.zip(residuals).zip(&self.ensemble_spreads) {
+            let spread = spreads.get(&kind).copied().unwrap_or(Spread::unit());
+            for (t, s) in total.iter_mut().zip(net.raw(kind, r)) {
+                *t += spread.standardise(s);
+            }
+        }
+        let count = self.networks() as f32;
+        total.iter_mut().for_each(|t| *t /= count);
+        total
     }
 
     fn raw(&self, kind: ScoreKind, r: &Residuals) -> Vec<f32> {
@@ -278,17 +369,10 @@ impl Detector {
                     .map(|z| mean_neighbour_distance(z, &self.reference_codes, self.neighbours))
                     .collect()
             }
-            ScoreKind::Combined => {
-                let normalized = self.raw(ScoreKind::Normalized, r);
-                let knn = self.raw(ScoreKind::Knn, r);
-                normalized
-                    .iter()
-                    .zip(&knn)
-                    .map(|(a, b)| {
-                        self.normalized_spread.standardise(*a) + self.knn_spread.standardise(*b)
-                    })
-                    .collect()
-            }
+            ScoreKind::Combined => self.combine(
+                &self.raw(ScoreKind::Normalized, r),
+                &self.raw(ScoreKind::Knn, r),
+            ),
         }
     }
 }
@@ -478,19 +562,19 @@ mod tests {
             codes: &codes,
             latent: 2,
         };
-        let detector = Detector::fit(&training, ScoreKind::Combined);
+        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Combined);
         let probe = Residuals {
             errors: &[0.1, 0.1, 0.1, 0.1],
             features: 2,
             codes: &[4.0, 4.0, 1.0, -1.0],
             latent: 2,
         };
-        let s = detector.scores(ScoreKind::Mahalanobis, &probe);
+        let s = detector.scores(ScoreKind::Mahalanobis, std::slice::from_ref(&probe));
         assert!(s[1] > 50.0 * s[0], "{s:?}");
         let q = &detector.quantiles[&ScoreKind::Mahalanobis];
         assert!(s[1] > q[QUANTILES - 1]);
         // The neighbours see it too: off the line, further than any training code from its own.
-        let s = detector.scores(ScoreKind::Knn, &probe);
+        let s = detector.scores(ScoreKind::Knn, std::slice::from_ref(&probe));
         assert!(s[1] > s[0], "{s:?}");
         assert!(s[1] > detector.quantiles[&ScoreKind::Knn][QUANTILES - 1]);
     }
@@ -513,8 +597,8 @@ mod tests {
             codes: &codes,
             latent: 2,
         };
-        let detector = Detector::fit(&training, ScoreKind::Knn);
-        let s = detector.scores(ScoreKind::Knn, &training);
+        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Knn);
+        let s = detector.scores(ScoreKind::Knn, std::slice::from_ref(&training));
         let worst_normal = s[..300].iter().copied().fold(0.0, f32::max);
         assert!(s[300..].iter().all(|&a| a > worst_normal), "{s:?}");
     }
@@ -530,15 +614,15 @@ mod tests {
             codes: &[],
             latent: 0,
         };
-        let detector = Detector::fit(&training, ScoreKind::Normalized);
+        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Normalized);
         let probe = Residuals {
             errors: &[2.0, 0.01, 1.0, 1.0],
             features: 2,
             codes: &[],
             latent: 0,
         };
-        let mse = detector.scores(ScoreKind::Mse, &probe);
-        let normalized = detector.scores(ScoreKind::Normalized, &probe);
+        let mse = detector.scores(ScoreKind::Mse, std::slice::from_ref(&probe));
+        let normalized = detector.scores(ScoreKind::Normalized, std::slice::from_ref(&probe));
         assert!(mse[0] > mse[1] && normalized[1] > 10.0 * normalized[0]);
     }
 }

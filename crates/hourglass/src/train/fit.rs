@@ -22,7 +22,7 @@ use crate::device::rows_tensor;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
 use crate::tasks::anomaly;
-use crate::tasks::detector::{self, Detector, Residuals};
+use crate::tasks::detector::{self, Detector};
 use crate::tasks::pca::Baseline;
 
 /// The result of [`fit`].
@@ -77,6 +77,29 @@ pub fn train(
         options,
         run,
     )?;
+    // An ensemble's other members: the same recipe from other seeds. They are short runs, so
+    // they are not checkpointed: a resumed run trains them again.
+    let mut members = Vec::new();
+    for i in 1..options.ensemble {
+        let member_options = TrainOptions {
+            seed: options.seed.wrapping_add(i as u64),
+            ..options.clone()
+        };
+        let member_run = RunSettings {
+            backend: run.backend,
+            ..RunSettings::default()
+        };
+        let member = fit(
+            &config,
+            data.shape,
+            &scaling,
+            Samples::new(&train_values, train_class.as_deref()),
+            Samples::new(&val_values, val_class.as_deref()),
+            &member_options,
+            &member_run,
+        )?;
+        members.push(member.network);
+    }
     let device = run.backend.device()?;
     // Baselines and anomaly scores see missing values filled with their column's mean.
     let fill = column_means(&train_values, data.shape.features());
@@ -89,6 +112,7 @@ pub fn train(
         kind: data.kind,
         scaling,
         network: fitted.network,
+        members,
         baseline,
         detector: Detector::legacy(Vec::new()),
         summary: TrainingSummary {
@@ -104,14 +128,8 @@ pub fn train(
         },
     };
     // The training split's own residuals set the scale of every score and of thresholds later.
-    let (errors, codes) =
-        anomaly::residuals(&model, &train_values, train_class.as_deref(), true, &device);
-    let training = Residuals {
-        errors: &errors,
-        features: data.shape.features(),
-        codes: &codes,
-        latent: model.config.latent,
-    };
+    let all = anomaly::residuals(&model, &train_values, train_class.as_deref(), true, &device);
+    let training = anomaly::as_residuals(&all, data.shape.features(), model.config.latent);
     model.detector = Detector::fit(
         &training,
         detector::default_score(data.kind, &model.config.architecture),
@@ -136,6 +154,12 @@ fn check_options(options: &TrainOptions) -> Result<()> {
     }
     if !(options.learning_rate > 0.0 && options.learning_rate.is_finite()) {
         return Err(Error::invalid("learning rate must be a positive number"));
+    }
+    if !(1..=64).contains(&options.ensemble) {
+        return Err(Error::invalid(format!(
+            "an ensemble has 1 to 64 networks, not {}",
+            options.ensemble
+        )));
     }
     Ok(())
 }

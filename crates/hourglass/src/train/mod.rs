@@ -52,6 +52,13 @@ pub struct TrainOptions {
     /// How a table's columns are scaled (images are always scaled to [0, 1]).
     #[serde(default)]
     pub scaling: ScalingKind,
+    /// Networks trained (from seeds `seed`, `seed + 1`, …) whose anomaly scores are averaged.
+    #[serde(default = "one")]
+    pub ensemble: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainOptions {
@@ -68,6 +75,7 @@ impl Default for TrainOptions {
             seed: 42,
             noise: None,
             scaling: ScalingKind::Standard,
+            ensemble: 1,
         }
     }
 }
