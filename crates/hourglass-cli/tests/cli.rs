@@ -765,6 +765,61 @@ fn conv1d_trains_on_a_csv_series_and_scores_its_windows() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // Two columns scored jointly; a burst in one of them is flagged and blamed on that column.
+    let mut text = String::from("load,temperature\n");
+    for t in 0..1000 {
+        let phase = t as f32 * std::f32::consts::TAU / 48.0;
+        let burst = if (600..610).contains(&t) { 3.0 } else { 0.0 };
+        text.push_str(&format!("{},{}\n", phase.sin(), 0.5 * phase.cos() + burst));
+    }
+    std::fs::write(&series, text).unwrap();
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&series),
+        "--model",
+        "conv1d",
+        "--latent",
+        "4",
+        "--epochs",
+        "3",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&series),
+        "--out",
+        s(&scores),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert!(text.starts_with("index,score,flagged,top_columns\n"));
+    let flagged: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|cells| cells[2] == "1")
+        .collect();
+    let steps: Vec<usize> = flagged.iter().map(|c| c[0].parse().unwrap()).collect();
+    assert!((600..610).all(|t| steps.contains(&t)), "{steps:?}");
+    assert!(
+        flagged.iter().all(|c| c[3].starts_with("temperature")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -95,13 +95,24 @@ impl ModelOnData {
         Ok((model, dataset, device))
     }
 
-    /// Like [`ModelOnData::load_allowing_missing`], and the number of time steps when the model
-    /// cut the data, a raw series, into windows.
-    pub fn load_series_aware(&self) -> Result<(TrainedModel, Dataset, Device, Option<usize>)> {
+    /// Like [`ModelOnData::load_allowing_missing`], and when the model cut the data, a raw series,
+    /// into windows: the series' number of time steps and its column names.
+    #[allow(clippy::type_complexity)]
+    pub fn load_series_aware(
+        &self,
+    ) -> Result<(
+        TrainedModel,
+        Dataset,
+        Device,
+        Option<(usize, Option<Vec<String>>)>,
+    )> {
         let device = self.device.device.device()?;
         let model = TrainedModel::load(&self.model, &device)?;
         let raw = self.data.load(None)?;
-        let steps = model.config.cuts_windows(&raw).then(|| raw.len());
+        let steps = model
+            .config
+            .cuts_windows(&raw)
+            .then(|| (raw.len(), raw.columns.clone()));
         let dataset = model.config.samples_from(raw)?;
         model.check_data(&dataset, &self.data.data)?;
         Ok((model, dataset, device, steps))

@@ -94,12 +94,24 @@ pub fn run(args: Args) -> Result<()> {
         columns.as_deref(),
         &device,
     )?;
-    if let (Some(steps), Architecture::Conv1d { window, stride, .. }) =
+    if let (Some((steps, names)), Architecture::Conv1d { window, stride, .. }) =
         (series_steps, &model.config.architecture)
     {
-        // A raw series: one score per time step, from the windows covering it.
-        let points = window::point_scores(&scores.per_sample, steps, *window, *stride);
-        export::write_scores(&args.out, &points, threshold.value, None, None, None)?;
+        // A raw series: one score per time step, from the windows covering it; with several
+        // columns, each step's columns ranked by their part of its window's error.
+        let best = window::point_windows(&scores.per_sample, steps, *window, *stride);
+        let points: Vec<f32> = best.iter().map(|&w| scores.per_sample[w]).collect();
+        let channels = model.input.channels;
+        let d = model.input.features();
+        let names = names.unwrap_or_else(|| (0..channels).map(|c| format!("column {c}")).collect());
+        let per_step: Vec<f32> = best
+            .iter()
+            .flat_map(|&w| {
+                window::channel_errors(&scores.per_feature[w * d..(w + 1) * d], channels)
+            })
+            .collect();
+        let explain = (channels > 1).then_some((&names[..], &per_step[..]));
+        export::write_scores(&args.out, &points, threshold.value, None, None, explain)?;
         let flagged = points
             .iter()
             .filter(|&&s| s as f64 > threshold.value)

@@ -104,20 +104,41 @@ pub fn default_stride(series: &Dataset, window: usize) -> usize {
 /// anomaly anywhere in a window marks all of the window's points. Points after the last window
 /// take its score.
 pub fn point_scores(window_scores: &[f32], steps: usize, window: usize, stride: usize) -> Vec<f32> {
-    let mut points = vec![f32::NEG_INFINITY; steps];
+    point_windows(window_scores, steps, window, stride)
+        .into_iter()
+        .map(|w| window_scores[w])
+        .collect()
+}
+
+/// For each of `steps` points, the index of the highest-scoring window covering it (the last
+/// window for points after it). The windows must not be empty.
+pub fn point_windows(
+    window_scores: &[f32],
+    steps: usize,
+    window: usize,
+    stride: usize,
+) -> Vec<usize> {
+    let last = window_scores.len().saturating_sub(1);
+    let mut best: Vec<Option<usize>> = vec![None; steps];
     for (w, &score) in window_scores.iter().enumerate() {
         let start = w * stride;
-        for p in &mut points[start.min(steps)..(start + window).min(steps)] {
-            *p = p.max(score);
+        for b in &mut best[start.min(steps)..(start + window).min(steps)] {
+            if b.is_none_or(|o| score > window_scores[o]) {
+                *b = Some(w);
+            }
         }
     }
-    let last = window_scores.last().copied().unwrap_or(0.0);
-    for p in &mut points {
-        if *p == f32::NEG_INFINITY {
-            *p = last;
-        }
-    }
-    points
+    best.into_iter().map(|b| b.unwrap_or(last)).collect()
+}
+
+/// Each channel's part of one window's squared errors (the window is channel-major: `channels`
+/// runs of `window` values).
+pub fn channel_errors(errors: &[f32], channels: usize) -> Vec<f32> {
+    let window = errors.len() / channels.max(1);
+    errors
+        .chunks_exact(window.max(1))
+        .map(|run| run.iter().sum())
+        .collect()
 }
 
 #[cfg(test)]
@@ -165,6 +186,14 @@ mod tests {
         // Windows of 4 every 2 over 9 steps: [0,4) [2,6) [4,8); step 8 is after the last.
         let points = point_scores(&[1.0, 5.0, 2.0], 9, 4, 2);
         assert_eq!(points, vec![1.0, 1.0, 5.0, 5.0, 5.0, 5.0, 2.0, 2.0, 2.0]);
+        assert_eq!(
+            point_windows(&[1.0, 5.0, 2.0], 9, 4, 2),
+            vec![0, 0, 1, 1, 1, 1, 2, 2, 2]
+        );
+        assert_eq!(
+            channel_errors(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 2),
+            vec![6.0, 60.0]
+        );
     }
 
     #[test]
