@@ -231,6 +231,7 @@ impl TrainedModel {
         network.load_from(&mut store).map_err(|e| {
             Error::format(path, format!("weights do not match the model config: {e}"))
         })?;
+        check_finite(&network, path, "")?;
 
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
         // An ensemble's other networks, stored under `member.I.`: each is read from a file of its
@@ -260,6 +261,7 @@ impl TrainedModel {
                     format!("ensemble member {i}'s weights do not match the model config: {e}"),
                 )
             })?;
+            check_finite(&member, path, &prefix)?;
             members.push(member);
         }
         let floats = |name: &str| -> Result<Vec<f32>> {
@@ -306,6 +308,23 @@ fn weights_of(network: &Network) -> Vec<(String, Vec<usize>, Vec<u8>)> {
             (name, shape.to_vec(), bytes.to_vec())
         })
         .collect()
+}
+
+/// Refuses a network with a NaN or infinite weight: it would score every sample NaN, and NaN
+/// compares false against every threshold, so nothing would ever be flagged.
+fn check_finite(network: &Network, path: &Path, prefix: &str) -> Result<()> {
+    for (name, _, bytes) in weights_of(network) {
+        let bad = bytes
+            .chunks_exact(4)
+            .position(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite());
+        if let Some(i) = bad {
+            return Err(Error::format(
+                path,
+                format!("tensor {prefix}{name}: value {i} is not finite; the file is damaged"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The prefix of ensemble member `i`'s weights (1-based; the first network has none).

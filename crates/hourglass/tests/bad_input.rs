@@ -160,4 +160,63 @@ fn training_masks_missing_values_but_refuses_infinities_and_bad_options() {
     assert!(err.to_string().contains("cross-entropy"), "{err}");
     let err = train::train(&gappy, &ModelConfig::conv2d(2), &options, &quiet()).unwrap_err();
     assert!(err.to_string().contains("conv2d needs images"), "{err}");
+
+    // Options that make no sense are refused before any work.
+    let dense = ModelConfig::dense(1);
+    let refused = |change: &dyn Fn(&mut hourglass::train::TrainOptions), what: &str| {
+        let mut bad = options.clone();
+        change(&mut bad);
+        let err = train::train(&gappy, &dense, &bad, &quiet()).unwrap_err();
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    };
+    refused(&|o| o.epochs = 0, "epochs");
+    refused(&|o| o.weight_decay = f64::NAN, "weight decay");
+    refused(&|o| o.weight_decay = -0.1, "weight decay");
+    refused(
+        &|o| o.optimizer = hourglass::train::OptimizerKind::Sgd { momentum: f64::NAN },
+        "momentum",
+    );
+    // A mistyped checkpoint with --resume is an error, not a fresh start.
+    let resume = hourglass::train::RunSettings {
+        resume: true,
+        checkpoint: Some(dir.join("no-such.checkpoint")),
+        ..quiet()
+    };
+    let err = train::train(&gappy, &dense, &options, &resume).unwrap_err();
+    assert!(err.to_string().contains("no checkpoint"), "{err}");
+}
+
+#[test]
+fn training_that_diverges_fails_and_a_damaged_model_is_refused() {
+    let _lock = common::exclusive();
+    let images = shipped(300);
+    let mut options = quick(2);
+    options.optimizer = hourglass::train::OptimizerKind::Sgd { momentum: 0.0 };
+    options.learning_rate = 1e30;
+    let err = train::train(&images, &ModelConfig::dense(4), &options, &quiet()).unwrap_err();
+    assert!(err.to_string().contains("learning rate"), "{err}");
+
+    // A NaN written into a saved model's weights is refused on load, naming the tensor.
+    let model = train::train(&images, &ModelConfig::dense(4), &quick(1), &quiet()).unwrap();
+    let path = scratch("nan-weight").join("m.safetensors");
+    model.save(&path).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let text = std::str::from_utf8(&bytes[8..8 + header])
+        .unwrap()
+        .to_string();
+    let entry = &text[text.find("\"encoder.0.weight\"").unwrap()..];
+    let offsets = &entry[entry.find("data_offsets").unwrap()..];
+    let start: usize = offsets[offsets.find('[').unwrap() + 1..offsets.find(',').unwrap()]
+        .trim()
+        .parse()
+        .unwrap();
+    let at = 8 + header + start;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let err = TrainedModel::load(&path, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert_names(&err, &path, "not finite");
+    assert!(err.contains("encoder.0.weight"), "{err}");
 }

@@ -14,7 +14,7 @@ use super::early_stop::EarlyStopping;
 use super::log::EpochLog;
 use super::loss::{self, loss_terms};
 use super::step::{Batch, StepLoss, Stepper, fill_missing};
-use super::{EpochRecord, RunSettings, TrainOptions};
+use super::{EpochRecord, OptimizerKind, RunSettings, TrainOptions};
 use crate::artifact::{TrainedModel, TrainingSummary};
 use crate::data::noise::Noise;
 use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
@@ -141,6 +141,24 @@ fn check_options(options: &TrainOptions) -> Result<()> {
     if options.batch_size == 0 {
         return Err(Error::invalid("batch size must be at least 1"));
     }
+    if options.epochs == 0 {
+        return Err(Error::invalid(
+            "epochs must be at least 1 (0 would save an untrained model)",
+        ));
+    }
+    if !(options.weight_decay >= 0.0 && options.weight_decay.is_finite()) {
+        return Err(Error::invalid(format!(
+            "weight decay must be a non-negative number, not {}",
+            options.weight_decay
+        )));
+    }
+    if let OptimizerKind::Sgd { momentum } = options.optimizer
+        && !(0.0..1.0).contains(&momentum)
+    {
+        return Err(Error::invalid(format!(
+            "momentum must be in [0, 1), not {momentum}"
+        )));
+    }
     if !(0.0..1.0).contains(&options.val_split) {
         return Err(Error::invalid(format!(
             "validation split must be in [0, 1), not {}",
@@ -206,6 +224,16 @@ pub fn fit(
         early_stopping: EarlyStopping::new(options.patience),
     };
 
+    if run.resume
+        && let Some(path) = &run.checkpoint
+        && !path.exists()
+    {
+        // A mistyped path must not quietly start the run again from scratch.
+        return Err(Error::invalid(format!(
+            "--resume: there is no checkpoint at {}",
+            path.display()
+        )));
+    }
     let resuming = run.resume && run.checkpoint.as_ref().is_some_and(|p| p.exists());
     if resuming {
         let path = run.checkpoint.as_ref().expect("checked above");
@@ -296,6 +324,14 @@ pub fn fit(
             }
         }
         let val_loss = val.map(|v| v.total);
+        if let Some(v) = val_loss
+            && !v.is_finite()
+        {
+            // Stop before the log and the checkpoint take this epoch: the last good one stays.
+            return Err(Error::invalid(format!(
+                "the validation loss became {v} in epoch {epoch}; try a smaller learning rate"
+            )));
+        }
         let record = EpochRecord {
             epoch,
             train_loss: train.total,
