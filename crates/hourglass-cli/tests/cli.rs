@@ -1,6 +1,7 @@
 //! The `hourglass` binary end to end: each command works on the shipped sample, and bad input
 //! gets one line of error and a non-zero exit, never a panic.
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -968,6 +969,63 @@ fn bad_input_fails_cleanly() {
         ]),
         "missing.idx",
     );
+
+    // Outputs: never the input itself, never a device; an I/O error's cause is said once, not
+    // once by us and again by the chain of errors.
+    let table_in = dir.join("input.csv");
+    std::fs::write(&table_in, "a,b,c\n1,2,3\n4,5,6\n7,8,9\n").unwrap();
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&table_in),
+        "--epochs",
+        "1",
+        "--out",
+        "/dev/null/x/m.safetensors",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("os error 20").count(), 1, "{stderr}");
+    assert_clean_failure(
+        &hourglass(&["train", "--data", s(&table_in), "--out", s(&table_in)]),
+        "is the input",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&table_in).unwrap(),
+        "a,b,c\n1,2,3\n4,5,6\n7,8,9\n"
+    );
+    assert_clean_failure(
+        &hourglass(&[
+            "train",
+            "--data",
+            s(&table_in),
+            "--epochs",
+            "1",
+            "--out",
+            "/dev/null",
+        ]),
+        "not a regular file",
+    );
+    assert!(
+        Path::new("/dev/null")
+            .metadata()
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    // An empty table is named.
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "a,b,c\n").unwrap();
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&empty),
+        "--out",
+        s(&dir.join("e.safetensors")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("empty.csv"), "{stderr}");
 
     let not_model = dir.join("not-a-model.safetensors");
     std::fs::write(&not_model, "hello").unwrap();

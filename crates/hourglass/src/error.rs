@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 /// Everything that can go wrong in hourglass.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be read or written. (`cause` is not a `source`: the message already
+    /// holds it, and a chained report would print it twice.)
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file was read but its contents are not what its format promises.
     #[error("{}: {message}", path.display())]
@@ -27,7 +28,7 @@ impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 

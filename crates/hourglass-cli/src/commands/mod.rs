@@ -61,6 +61,20 @@ fn parse_split(s: &str) -> Result<Split, String> {
     }
 }
 
+/// Refuses to write `output` over `input` (`train --data x.npy --out x.npy` would replace the
+/// training data with the model).
+pub fn refuse_input_as_output(input: &std::path::Path, output: &std::path::Path) -> Result<()> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        anyhow::bail!(
+            "{}: is the input; give --out another path",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
 /// The device flag every command that runs a model takes.
 #[derive(clap::Args, Clone)]
 pub struct DeviceArgs {

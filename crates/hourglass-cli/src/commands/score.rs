@@ -58,6 +58,8 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    super::refuse_input_as_output(&args.input.data.data, &args.out)?;
+    super::refuse_input_as_output(&args.input.model, &args.out)?;
     let (model, data, device, series_steps) = args.input.load_series_aware()?;
     model.check_complete(&data, &args.input.data.data)?;
     let truth: Option<Vec<bool>> = match (args.normal_class, &data.labels) {

@@ -132,7 +132,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    super::refuse_input_as_output(&args.data.data, &args.out)?;
     let mut data = args.data.load(Some(Split::Train))?;
+    if data.is_empty() {
+        anyhow::bail!("{}: no samples to train on", args.data.data.display());
+    }
     if let Some(class) = args.class {
         data = data.of_class(class).with_context(|| {
             format!(
