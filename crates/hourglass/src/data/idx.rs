@@ -41,7 +41,16 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
             u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
         })
         .collect();
-    let expected: usize = dims.iter().product();
+    // Checked: dimensions whose product wraps around would otherwise pass for a small file.
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!("IDX header dimensions {dims:?} are impossibly large"),
+            )
+        })?;
     let body = &bytes[4 + 4 * rank..];
     if body.len() != expected {
         return Err(Error::format(
@@ -184,6 +193,21 @@ mod tests {
         .unwrap();
         assert_eq!(array.dims, vec![2, 2, 2]);
         assert_eq!(array.values[7], 255);
+    }
+
+    #[test]
+    fn dimensions_whose_product_overflows_are_refused() {
+        // 252871 × 1179713 × 61836419 wraps around to 21 in 64 bits: without the check a file
+        // of 21 pixels passed for that many images.
+        let bytes = idx(&[252_871, 1_179_713, 61_836_419], &[0; 21]);
+        let err = parse(Path::new("wrap-idx3-ubyte"), &bytes)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("wrap-idx3-ubyte") && err.contains("impossibly large"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ type Attempt = std::result::Result<Option<(Vec<f32>, Vec<usize>)>, ReadNpyError>
 /// The values as f32 and the shape. Integer arrays are read too: labels saved from NumPy are
 /// int64 by default, images often uint8.
 fn read_any(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>)> {
+    check_declared_size(path, bytes)?;
     let read = || -> Attempt {
         if let Some(found) = try_read::<f32>(bytes, |v| v)? {
             return Ok(Some(found));
@@ -87,6 +88,71 @@ fn try_read<T: ndarray_npy::ReadableElement>(bytes: &[u8], to_f32: fn(T) -> f32)
     }
 }
 
+/// Refuses a header whose shape and element size do not add up to the bytes that follow it,
+/// before anything is allocated for it (a 1 KB file claiming 10^11 rows would otherwise abort
+/// the process). Headers it cannot parse are left to the reader, which names the problem.
+fn check_declared_size(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Some((header_end, header)) = header(bytes) else {
+        return Ok(());
+    };
+    let (Some(descr), Some(shape)) = (descriptor(bytes), shape(&header)) else {
+        return Ok(());
+    };
+    let Some(size) = descr
+        .trim_start_matches(['<', '>', '|', '='])
+        .get(1..)
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return Ok(());
+    };
+    let declared = shape.iter().try_fold(size, |acc, &d| acc.checked_mul(d));
+    let body = bytes.len() - header_end;
+    match declared {
+        Some(n) if n == body => Ok(()),
+        _ => Err(Error::format(
+            path,
+            format!(
+                "the .npy header declares shape {shape:?} of {descr} ({}), but {body} bytes follow it",
+                declared.map_or("more bytes than can be counted".to_string(), |n| format!(
+                    "{n} bytes"
+                ))
+            ),
+        )),
+    }
+}
+
+/// Where an `.npy` header ends, and its text (format versions 1 to 3).
+fn header(bytes: &[u8]) -> Option<(usize, String)> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return None;
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return None,
+    };
+    let end = start.checked_add(len).filter(|&e| e <= bytes.len())?;
+    Some((
+        end,
+        String::from_utf8_lossy(&bytes[start..end]).into_owned(),
+    ))
+}
+
+/// The `shape` tuple of an `.npy` header.
+fn shape(header: &str) -> Option<Vec<usize>> {
+    let start = header.find("'shape':")? + "'shape':".len();
+    let rest = header[start..].trim_start().strip_prefix('(')?;
+    rest[..rest.find(')')?]
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().ok())
+        .collect()
+}
+
 /// The `descr` entry of an `.npy` header, for error messages.
 fn descriptor(bytes: &[u8]) -> Option<String> {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
@@ -120,6 +186,31 @@ mod tests {
         ndarray::arr1(&[3i64, 0, 9]).write_npy(&mut bytes).unwrap();
         let (values, dims) = read_any(Path::new("labels.npy"), &bytes).unwrap();
         assert_eq!((values, dims), (vec![3.0, 0.0, 9.0], vec![3]));
+    }
+
+    #[test]
+    fn a_header_that_promises_more_than_the_file_holds_is_refused() {
+        let mut bytes = Vec::new();
+        ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]])
+            .write_npy(&mut bytes)
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        // Same header length: "(2, 2)" becomes "(100000000000, 10)" in the padding's place.
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        let old = &text[10..10 + header_len];
+        let new = old.replace("(2, 2)", "(100000000000, 10)");
+        let new = format!("{:<width$}", new.trim_end(), width = header_len - 1) + "\n";
+        let mut forged = bytes[..10].to_vec();
+        forged.extend(new.as_bytes());
+        forged.extend(&bytes[10 + header_len..]);
+        let err = read_any(Path::new("huge.npy"), &forged)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("huge.npy") && err.contains("100000000000"),
+            "{err}"
+        );
+        assert!(read_any(Path::new("ok.npy"), &bytes).is_ok());
     }
 
     #[test]
