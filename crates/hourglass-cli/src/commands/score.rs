@@ -24,8 +24,9 @@ pub struct Args {
     #[arg(long)]
     pub normal_class: Option<u32>,
     /// The score: mse (reconstruction error), normalized (each feature's error over its training
-    /// error), latent (the code's Mahalanobis distance from the training codes) or combined
-    /// [default: the one stored in the model: latent for tables, mse for images].
+    /// error), mahalanobis (the code's distance from the training codes), knn (the code's mean
+    /// distance to its nearest training codes) or combined (normalized + knn) [default: the one
+    /// stored in the model: knn for tables, normalized for series, combined for images].
     #[arg(long)]
     pub score: Option<ScoreKind>,
     /// Flag samples scoring above this: auto (the training scores' median + 4 robust
@@ -79,8 +80,10 @@ pub fn run(args: Args) -> Result<()> {
             None => args.threshold,
         },
     };
-    // Tables get their flagged rows explained by column.
-    let columns: Option<Vec<String>> = (model.kind == SampleKind::Tabular).then(|| {
+    // Tables get their flagged rows explained by column (a series' steps are explained below,
+    // from the windows: a window's values are not columns).
+    let is_table = model.kind == SampleKind::Tabular && series_steps.is_none();
+    let columns: Option<Vec<String>> = is_table.then(|| {
         data.columns.clone().unwrap_or_else(|| {
             (0..model.input.features())
                 .map(|j| format!("column {j}"))

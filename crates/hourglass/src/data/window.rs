@@ -99,19 +99,10 @@ pub fn default_stride(series: &Dataset, window: usize) -> usize {
     values.div_ceil(WINDOW_BUDGET).clamp(1, window.max(1))
 }
 
-/// Per-point scores of a series of `steps` steps from the scores of its windows (`window` steps
-/// every `stride`): each point takes the highest score of the windows that cover it, so an
-/// anomaly anywhere in a window marks all of the window's points. Points after the last window
-/// take its score.
-pub fn point_scores(window_scores: &[f32], steps: usize, window: usize, stride: usize) -> Vec<f32> {
-    point_windows(window_scores, steps, window, stride)
-        .into_iter()
-        .map(|w| window_scores[w])
-        .collect()
-}
-
-/// For each of `steps` points, the index of the highest-scoring window covering it (the last
-/// window for points after it). The windows must not be empty.
+/// For each of `steps` points of a series, the index of the highest-scoring window covering it
+/// (`window` steps every `stride`; the last window for points after it), whose score is the
+/// point's: an anomaly anywhere in a window marks all of the window's points. The windows must
+/// not be empty.
 pub fn point_windows(
     window_scores: &[f32],
     steps: usize,
@@ -184,12 +175,11 @@ mod tests {
     #[test]
     fn every_point_takes_the_highest_window_covering_it() {
         // Windows of 4 every 2 over 9 steps: [0,4) [2,6) [4,8); step 8 is after the last.
-        let points = point_scores(&[1.0, 5.0, 2.0], 9, 4, 2);
+        let scores = [1.0, 5.0, 2.0];
+        let best = point_windows(&scores, 9, 4, 2);
+        assert_eq!(best, vec![0, 0, 1, 1, 1, 1, 2, 2, 2]);
+        let points: Vec<f32> = best.iter().map(|&w| scores[w]).collect();
         assert_eq!(points, vec![1.0, 1.0, 5.0, 5.0, 5.0, 5.0, 2.0, 2.0, 2.0]);
-        assert_eq!(
-            point_windows(&[1.0, 5.0, 2.0], 9, 4, 2),
-            vec![0, 0, 1, 1, 1, 1, 2, 2, 2]
-        );
         assert_eq!(
             channel_errors(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 2),
             vec![6.0, 60.0]

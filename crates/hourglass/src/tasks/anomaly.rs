@@ -27,7 +27,6 @@ pub fn scores_of(values: &[f32], reconstructions: &[f32], features: usize) -> Ve
 
 /// Per-sample scores and per-feature squared errors.
 pub struct Scores {
-    pub kind: ScoreKind,
     pub per_sample: Vec<f32>,
     /// `n × features` squared errors (what a table's columns contribute to the score).
     pub per_feature: Vec<f32>,
@@ -115,7 +114,6 @@ pub fn score(
         }
     }
     Ok(Scores {
-        kind,
         per_sample,
         per_feature,
     })
@@ -231,7 +229,9 @@ impl ThresholdRule {
                 };
                 (
                     value,
-                    format!("auto: median + 4 × 1.4826 MAD of the training scores{why}"),
+                    format!(
+                        "auto: median + {AUTO_DEVIATIONS} × 1.4826 MAD of the training scores{why}"
+                    ),
                 )
             }
         };
@@ -356,10 +356,9 @@ pub struct Contribution {
 /// that would let a column the model always gets nearly right (a mostly-zero count, say) take the
 /// blame for a small shift caused by a wrong value elsewhere.
 pub fn top_columns(errors: &[f32], names: &[String]) -> Vec<Contribution> {
-    let parts = errors;
-    let total: f32 = parts.iter().sum::<f32>().max(f32::MIN_POSITIVE);
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by(|&a, &b| parts[b].total_cmp(&parts[a]));
+    let total: f32 = errors.iter().sum::<f32>().max(f32::MIN_POSITIVE);
+    let mut order: Vec<usize> = (0..errors.len()).collect();
+    order.sort_by(|&a, &b| errors[b].total_cmp(&errors[a]));
     order
         .into_iter()
         .take(TOP_COLUMNS)
@@ -368,7 +367,7 @@ pub fn top_columns(errors: &[f32], names: &[String]) -> Vec<Contribution> {
                 .get(j)
                 .cloned()
                 .unwrap_or_else(|| format!("column {j}")),
-            share: parts[j] / total,
+            share: errors[j] / total,
         })
         .collect()
 }

@@ -195,18 +195,13 @@ impl Detector {
             first.members.push(net);
             all_raw.push(raw);
         }
-        // The ensemble's training scores: each network's, on its own scale, averaged.
+        first.ensemble_spreads = spreads;
+        // The ensemble's training scores, from the raw scores already computed.
         for kind in ScoreKind::ALL {
-            let n = all_raw[0][&kind].len();
-            let mut total = vec![0.0f32; n];
-            for (raw, spread) in all_raw.iter().zip(&spreads) {
-                for (t, s) in total.iter_mut().zip(&raw[&kind]) {
-                    *t += spread[&kind].standardise(*s) / training.len() as f32;
-                }
-            }
+            let raws: Vec<&[f32]> = all_raw.iter().map(|raw| &raw[&kind][..]).collect();
+            let total = first.average(kind, &raws);
             first.quantiles.insert(kind, quantiles(&total));
         }
-        first.ensemble_spreads = spreads;
         first
     }
 
@@ -320,16 +315,26 @@ impl Detector {
         if self.members.is_empty() {
             return self.raw(kind, &residuals[0]);
         }
-        let n = residuals[0].errors.len() / residuals[0].features.max(1);
-        let mut total = vec![0.0f32; n];
-        let networks = std::iter::once(self).chain(&self.members);
-        for ((net, r), spreads) in networks.zip(residuals).zip(&self.ensemble_spreads) {
+        let raws: Vec<Vec<f32>> = std::iter::once(self)
+            .chain(&self.members)
+            .zip(residuals)
+            .map(|(net, r)| net.raw(kind, r))
+            .collect();
+        let raws: Vec<&[f32]> = raws.iter().map(Vec::as_slice).collect();
+        self.average(kind, &raws)
+    }
+
+    /// An ensemble's score from its networks' raw scores of `kind`: each standardised by its
+    /// network's training median and spread, then averaged.
+    fn average(&self, kind: ScoreKind, raws: &[&[f32]]) -> Vec<f32> {
+        let mut total = vec![0.0f32; raws.first().map_or(0, |r| r.len())];
+        for (raw, spreads) in raws.iter().zip(&self.ensemble_spreads) {
             let spread = spreads.get(&kind).copied().unwrap_or(Spread::unit());
-            for (t, s) in total.iter_mut().zip(net.raw(kind, r)) {
-                *t += spread.standardise(s);
+            for (t, s) in total.iter_mut().zip(raw.iter()) {
+                *t += spread.standardise(*s);
             }
         }
-        let count = self.networks() as f32;
+        let count = raws.len() as f32;
         total.iter_mut().for_each(|t| *t /= count);
         total
     }

@@ -234,7 +234,8 @@ pub fn fit(
             path.display()
         )));
     }
-    let resuming = run.resume && run.checkpoint.as_ref().is_some_and(|p| p.exists());
+    // Past the check above, a checkpoint asked for exists.
+    let resuming = run.resume && run.checkpoint.is_some();
     if resuming {
         let path = run.checkpoint.as_ref().expect("checked above");
         let checkpoint = Checkpoint::load(path)?;
