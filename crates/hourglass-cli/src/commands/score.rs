@@ -154,6 +154,7 @@ pub fn run(args: Args) -> Result<()> {
             truth.as_deref(),
             threshold.value,
             &title,
+            &model.detector.describe(report.score),
         )?;
     }
     if args.json {

@@ -1,4 +1,4 @@
-//! Score histograms: how reconstruction errors of normal and anomalous samples spread, with the
+//! Score histograms: how the anomaly scores of normal and anomalous samples spread, with the
 //! threshold that separates the flagged ones.
 
 use std::path::Path;
@@ -18,6 +18,7 @@ pub fn save_score_histogram(
     anomalous: Option<&[bool]>,
     threshold: f64,
     title: &str,
+    x_label: &str,
 ) -> Result<()> {
     let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
     sorted.sort_by(f32::total_cmp);
@@ -76,7 +77,7 @@ pub fn save_score_histogram(
             .map_err(text)?;
         chart
             .configure_mesh()
-            .x_desc("reconstruction error (mean squared, scaled units)")
+            .x_desc(x_label)
             .y_desc("share of the group")
             .light_line_style(RGBColor(240, 240, 240))
             .axis_desc_style((FAMILY, 16))

@@ -56,6 +56,17 @@ impl ScoreKind {
         }
     }
 
+    /// What the score measures, in a few words (a chart's axis).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ScoreKind::Mse => "reconstruction error (mean squared, scaled units)",
+            ScoreKind::Normalized => "reconstruction error over each feature's training error",
+            ScoreKind::Mahalanobis => "the code's Mahalanobis distance from the training codes",
+            ScoreKind::Knn => "the code's mean distance to its nearest training codes",
+            ScoreKind::Combined => "normalized error + code distance, on their training scales",
+        }
+    }
+
     /// Whether computing it needs the latent codes.
     pub fn needs_codes(self) -> bool {
         matches!(
@@ -300,6 +311,15 @@ impl Detector {
             Err(Error::invalid(format!(
                 "this model file predates the {kind} score; retrain it, or use --score mse"
             )))
+        }
+    }
+
+    /// What a `kind` score of this model measures (an ensemble's are on the networks' training
+    /// scales, averaged).
+    pub fn describe(&self, kind: ScoreKind) -> String {
+        match self.networks() {
+            1 => kind.describe().to_string(),
+            n => format!("{}; mean of {n} networks, each standardised", kind.name()),
         }
     }
 
