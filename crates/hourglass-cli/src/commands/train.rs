@@ -4,10 +4,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use hourglass::data::Split;
 use hourglass::data::noise::Noise;
-use hourglass::data::{SampleKind, Split};
-use hourglass::model::{Architecture, ModelConfig, Sparsity};
-use hourglass::train::recipe::{self, Recipe};
+use hourglass::model::{ModelConfig, Sparsity};
+use hourglass::train::plan::{Plan, Request, plan};
 use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, ScalingKind, TrainOptions};
 
 use super::{DataArgs, DeviceArgs};
@@ -118,7 +118,8 @@ pub struct Args {
     /// Continue from the checkpoint of an interrupted run with the same settings.
     #[arg(long)]
     pub resume: bool,
-    /// Checkpoint file, written after every epoch [default: OUT with .checkpoint].
+    /// Checkpoint file, written after the last epoch and at least every 30 s before it
+    /// [default: OUT with .checkpoint].
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Per-epoch JSON-lines log [default: OUT with .log.jsonl].
@@ -151,67 +152,63 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    // A table with no sizes given gets the recipe sized from its rows and columns.
-    let dense = !matches!(args.model.as_str(), "conv2d" | "conv1d");
-    let recipe = (data.kind == SampleKind::Tabular && dense && args.config.is_none())
-        .then(|| recipe::for_table(data.shape.features(), data.len()));
-    // A series with no window given gets one period of itself.
-    let window = match (args.window, args.model.as_str()) {
-        (Some(w), _) => w,
-        (None, "conv1d") => hourglass::data::window::default_window(&data),
-        (None, _) => 64,
-    };
-    let stride = args
-        .stride
-        .unwrap_or_else(|| hourglass::data::window::default_stride(&data, window));
-    let mut config = model_config(&args, recipe.as_ref(), window, stride)?;
-    if args.conditional || args.model == "cvae" {
-        // The classes are the labels' range: a model for digits knows 0 to 9.
-        let labels = data.labels.as_deref().with_context(|| {
-            format!(
-                "--conditional needs labels: {} has none (give --labels)",
-                args.data.data.display()
-            )
-        })?;
-        config = config.conditional(labels.iter().max().map_or(0, |&m| m as usize + 1));
-    }
-    let data = config.samples_from(data)?;
-    let options = TrainOptions {
-        epochs: args
-            .epochs
-            .or(recipe.as_ref().map(|r| r.epochs))
-            .unwrap_or(10),
-        batch_size: args
-            .batch_size
-            .or(recipe.as_ref().map(|r| r.batch_size))
-            .unwrap_or(256),
-        learning_rate: args.lr,
-        optimizer: match args.optimizer.as_str() {
-            "sgd" => OptimizerKind::Sgd {
-                momentum: args.momentum,
+    let request = Request {
+        model: args.model.parse()?,
+        config: args
+            .config
+            .as_deref()
+            .map(ModelConfig::from_file)
+            .transpose()
+            .context("reading the model config")?,
+        latent: args.latent,
+        hidden: args.hidden.clone(),
+        channels: args.channels.clone(),
+        window: args.window,
+        stride: args.stride,
+        activation: args
+            .activation
+            .as_ref()
+            .map(|name| serde_json::from_value(serde_json::Value::String(name.clone())))
+            .transpose()?,
+        dropout: args.dropout,
+        sparsity: args.sparsity,
+        contractive: args.contractive,
+        beta: args.beta,
+        conditional: args.conditional,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        ensemble: args.ensemble,
+        options: TrainOptions {
+            learning_rate: args.lr,
+            optimizer: match args.optimizer.as_str() {
+                "sgd" => OptimizerKind::Sgd {
+                    momentum: args.momentum,
+                },
+                _ => OptimizerKind::Adam,
             },
-            _ => OptimizerKind::Adam,
-        },
-        loss: if args.loss == "bce" {
-            LossKind::Bce
-        } else {
-            LossKind::Mse
-        },
-        weight_decay: args.weight_decay,
-        val_split: args.val_split,
-        patience: args.patience,
-        seed: args.seed,
-        noise: args.noise,
-        ensemble: args
-            .ensemble
-            .or(recipe.as_ref().map(|r| r.ensemble))
-            .unwrap_or(1),
-        scaling: if args.scaling == "robust" {
-            ScalingKind::Robust
-        } else {
-            ScalingKind::Standard
+            loss: if args.loss == "bce" {
+                LossKind::Bce
+            } else {
+                LossKind::Mse
+            },
+            weight_decay: args.weight_decay,
+            val_split: args.val_split,
+            patience: args.patience,
+            seed: args.seed,
+            noise: args.noise,
+            scaling: if args.scaling == "robust" {
+                ScalingKind::Robust
+            } else {
+                ScalingKind::Standard
+            },
+            ..TrainOptions::default()
         },
     };
+    let Plan {
+        config,
+        options,
+        data,
+    } = plan(&request, data).with_context(|| args.data.data.display().to_string())?;
     let settings = RunSettings {
         backend: args.device.device,
         checkpoint: Some(
@@ -272,45 +269,4 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn model_config(
-    args: &Args,
-    recipe: Option<&Recipe>,
-    window: usize,
-    stride: usize,
-) -> Result<ModelConfig> {
-    if let Some(path) = &args.config {
-        return ModelConfig::from_file(path).context("reading the model config");
-    }
-    let latent = args.latent.or(recipe.map(|r| r.latent)).unwrap_or(32);
-    let mut config = match args.model.as_str() {
-        "conv2d" => ModelConfig::conv2d(latent),
-        "conv1d" => ModelConfig::conv1d(latent, window, stride.max(1)),
-        _ => ModelConfig::dense(latent),
-    };
-    match &mut config.architecture {
-        Architecture::Dense { hidden } => {
-            if let Some(h) = args.hidden.as_ref().or(recipe.map(|r| &r.hidden)) {
-                *hidden = h.clone();
-            }
-        }
-        Architecture::Conv2d { channels, .. } | Architecture::Conv1d { channels, .. } => {
-            if let Some(c) = &args.channels {
-                *channels = c.clone();
-            }
-        }
-    }
-    if let Some(name) = &args.activation {
-        config.activation = serde_json::from_value(serde_json::Value::String(name.clone()))?;
-    }
-    if let Some(p) = args.dropout {
-        config.dropout = p;
-    }
-    config.sparsity = args.sparsity;
-    config.contractive = args.contractive;
-    if matches!(args.model.as_str(), "vae" | "cvae") || args.beta.is_some() {
-        config = config.variational(args.beta.unwrap_or(1.0));
-    }
-    Ok(config)
 }

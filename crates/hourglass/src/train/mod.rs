@@ -6,6 +6,7 @@ pub mod early_stop;
 pub mod fit;
 pub mod log;
 pub mod loss;
+pub mod plan;
 pub mod recipe;
 pub mod step;
 

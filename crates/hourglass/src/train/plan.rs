@@ -1,0 +1,162 @@
+//! Choosing the model and the recipe for a data set: what the user asked for, with everything
+//! left out sized from the data (a table gets [`recipe::for_table`], a series a window of its own
+//! period). The CLI and the Python package both fill a [`Request`] and call [`plan`], so the same
+//! data gets the same defaults from every front.
+
+use crate::data::{Dataset, SampleKind};
+use crate::error::{Error, Result};
+use crate::model::{Activation, Architecture, ModelConfig, Sparsity};
+use crate::train::TrainOptions;
+use crate::train::recipe;
+
+/// The architectures a user names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelKind {
+    #[default]
+    Dense,
+    Conv2d,
+    Conv1d,
+    /// A dense variational autoencoder (β = 1 unless `beta` says otherwise).
+    Vae,
+    /// A conditional VAE: `Vae` with `conditional`.
+    Cvae,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "dense" => ModelKind::Dense,
+            "conv2d" => ModelKind::Conv2d,
+            "conv1d" => ModelKind::Conv1d,
+            "vae" => ModelKind::Vae,
+            "cvae" => ModelKind::Cvae,
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown model {other:?}: dense, conv2d, conv1d, vae or cvae"
+                )));
+            }
+        })
+    }
+}
+
+/// What the user asked for. `None` means "choose from the data".
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub model: ModelKind,
+    /// A whole model config (from a file): the architecture options below are then ignored.
+    pub config: Option<ModelConfig>,
+    pub latent: Option<usize>,
+    pub hidden: Option<Vec<usize>>,
+    pub channels: Option<Vec<usize>>,
+    pub window: Option<usize>,
+    pub stride: Option<usize>,
+    pub activation: Option<Activation>,
+    pub dropout: Option<f64>,
+    pub sparsity: Option<Sparsity>,
+    pub contractive: Option<f64>,
+    pub beta: Option<f64>,
+    pub conditional: bool,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub ensemble: Option<usize>,
+    /// Everything else about training, as given (its `epochs`, `batch_size` and `ensemble` are
+    /// replaced by the choices above).
+    pub options: TrainOptions,
+}
+
+/// A resolved request: the model to build, the recipe to train it with, and the data as the
+/// model takes it (a series cut into windows).
+#[derive(Debug)]
+pub struct Plan {
+    pub config: ModelConfig,
+    pub options: TrainOptions,
+    pub data: Dataset,
+}
+
+/// Fills in a request from the data: see the module's description.
+pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
+    let dense = !matches!(request.model, ModelKind::Conv2d | ModelKind::Conv1d);
+    // A table with no config given gets the recipe sized from its rows and columns.
+    let recipe = (data.kind == SampleKind::Tabular && dense && request.config.is_none())
+        .then(|| recipe::for_table(data.shape.features(), data.len()));
+    let mut config = match &request.config {
+        Some(config) => config.clone(),
+        None => {
+            let latent = request
+                .latent
+                .or(recipe.as_ref().map(|r| r.latent))
+                .unwrap_or(32);
+            let mut config = match request.model {
+                ModelKind::Conv2d => ModelConfig::conv2d(latent),
+                ModelKind::Conv1d => {
+                    // A series with no window given gets one period of itself.
+                    let window = request
+                        .window
+                        .unwrap_or_else(|| crate::data::window::default_window(&data));
+                    let stride = request
+                        .stride
+                        .unwrap_or_else(|| crate::data::window::default_stride(&data, window));
+                    ModelConfig::conv1d(latent, window, stride.max(1))
+                }
+                _ => ModelConfig::dense(latent),
+            };
+            match &mut config.architecture {
+                Architecture::Dense { hidden } => {
+                    if let Some(h) = request
+                        .hidden
+                        .as_ref()
+                        .or(recipe.as_ref().map(|r| &r.hidden))
+                    {
+                        *hidden = h.clone();
+                    }
+                }
+                Architecture::Conv2d { channels, .. } | Architecture::Conv1d { channels, .. } => {
+                    if let Some(c) = &request.channels {
+                        *channels = c.clone();
+                    }
+                }
+            }
+            if let Some(activation) = request.activation {
+                config.activation = activation;
+            }
+            if let Some(p) = request.dropout {
+                config.dropout = p;
+            }
+            config.sparsity = request.sparsity;
+            config.contractive = request.contractive;
+            if matches!(request.model, ModelKind::Vae | ModelKind::Cvae) || request.beta.is_some() {
+                config = config.variational(request.beta.unwrap_or(1.0));
+            }
+            config
+        }
+    };
+    if request.conditional || request.model == ModelKind::Cvae {
+        // The classes are the labels' range: a model for digits knows 0 to 9.
+        let labels = data.labels.as_deref().ok_or_else(|| {
+            Error::invalid("a conditional model needs the samples' labels, and these have none")
+        })?;
+        config = config.conditional(labels.iter().max().map_or(0, |&m| m as usize + 1));
+    }
+    let data = config.samples_from(data)?;
+    let options = TrainOptions {
+        epochs: request
+            .epochs
+            .or(recipe.as_ref().map(|r| r.epochs))
+            .unwrap_or(10),
+        batch_size: request
+            .batch_size
+            .or(recipe.as_ref().map(|r| r.batch_size))
+            .unwrap_or(256),
+        ensemble: request
+            .ensemble
+            .or(recipe.as_ref().map(|r| r.ensemble))
+            .unwrap_or(1),
+        ..request.options.clone()
+    };
+    Ok(Plan {
+        config,
+        options,
+        data,
+    })
+}
