@@ -24,6 +24,9 @@ const MEAN_TENSOR: &str = "baseline.mean";
 const PCA_TENSOR: &str = "baseline.pca_components";
 const SCORES_TENSOR: &str = "anomaly.train_score_quantiles";
 const MEMBER_PREFIX: &str = "member.";
+/// Metadata key of the SHA-256 of everything else in the file (see [`content_digest`]). Files
+/// written before it existed have none and are still read.
+pub(crate) const CHECKSUM_KEY: &str = "hourglass.sha256";
 
 /// What training did, stored with the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,7 +171,7 @@ impl TrainedModel {
                 (name.clone(), view)
             })
             .collect();
-        let metadata = HashMap::from([
+        let mut metadata = HashMap::from([
             (FORMAT_KEY.to_string(), FORMAT_VERSION.to_string()),
             ("config".to_string(), json(&self.config)),
             ("input_shape".to_string(), json(&self.input)),
@@ -177,6 +180,13 @@ impl TrainedModel {
             ("training".to_string(), json(&self.summary)),
             ("anomaly".to_string(), json(&self.detector)),
         ]);
+        let digest = content_digest(
+            &metadata,
+            tensors.iter().map(|(name, dtype, shape, bytes)| {
+                (name.as_str(), *dtype, shape.as_slice(), bytes.as_slice())
+            }),
+        );
+        metadata.insert(CHECKSUM_KEY.to_string(), digest);
         let bytes = safetensors::serialize(views, Some(metadata))
             .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
         crate::fsutil::write_atomic(path, &bytes)
@@ -206,6 +216,22 @@ impl TrainedModel {
                 ));
             }
         }
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
+        if let Some(stored) = metadata.get(CHECKSUM_KEY) {
+            let views = tensors.tensors();
+            let actual = content_digest(
+                &metadata,
+                views
+                    .iter()
+                    .map(|(name, view)| (name.as_str(), view.dtype(), view.shape(), view.data())),
+            );
+            if &actual != stored {
+                return Err(Error::format(
+                    path,
+                    "content checksum mismatch: the file was damaged (or edited) after it was written",
+                ));
+            }
+        }
         let field = |key: &str| {
             metadata
                 .get(key)
@@ -227,13 +253,13 @@ impl TrainedModel {
         config.check(input)?;
 
         let mut network = Network::new(&config, input, device);
+        check_tensors(&tensors, &network, "", path)?;
         let mut store = SafetensorsStore::from_bytes(Some(bytes.clone())).skip_enum_variants(true);
         network.load_from(&mut store).map_err(|e| {
             Error::format(path, format!("weights do not match the model config: {e}"))
         })?;
         check_finite(&network, path, "")?;
 
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
         // An ensemble's other networks, stored under `member.I.`: each is read from a file of its
         // own tensors with the prefix taken off.
         let ensemble = detector.as_ref().map_or(1, Detector::networks);
@@ -253,6 +279,7 @@ impl TrainedModel {
             let member_bytes = safetensors::serialize(own, None)
                 .map_err(|e| Error::format(path, format!("ensemble member {i}: {e}")))?;
             let mut member = Network::new(&config, input, device);
+            check_tensors(&tensors, &member, &prefix, path)?;
             let mut store =
                 SafetensorsStore::from_bytes(Some(member_bytes)).skip_enum_variants(true);
             member.load_from(&mut store).map_err(|e| {
@@ -264,18 +291,48 @@ impl TrainedModel {
             check_finite(&member, path, &prefix)?;
             members.push(member);
         }
-        let floats = |name: &str| -> Result<Vec<f32>> {
+        // The baselines: f32, finite, and shaped for this input (`mean` d, PCA k × d, k ≤ d).
+        let floats = |name: &str, rows: Option<usize>| -> Result<Vec<f32>> {
             let t = tensors
                 .tensor(name)
                 .map_err(|_| not_ours(&format!("missing tensor {name}")))?;
-            Ok(t.data()
+            let d = input.features();
+            let shape_ok = match (t.shape(), rows) {
+                ([len], None) => *len == d || name == SCORES_TENSOR,
+                ([k, width], Some(max)) => *k <= max && *width == d,
+                _ => false,
+            };
+            if t.dtype() != Dtype::F32 || !shape_ok {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "tensor {name} is {:?} {:?}; this model needs f32 of {}",
+                        t.dtype(),
+                        t.shape(),
+                        if rows.is_some() {
+                            format!("[k ≤ {d}, {d}]")
+                        } else {
+                            format!("[{d}]")
+                        }
+                    ),
+                ));
+            }
+            let values: Vec<f32> = t
+                .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+                .collect();
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::format(
+                    path,
+                    format!("tensor {name}: value {i} is not finite; the file is damaged"),
+                ));
+            }
+            Ok(values)
         };
         let baseline = Baseline {
-            mean: floats(MEAN_TENSOR)?,
-            components: floats(PCA_TENSOR)?,
+            mean: floats(MEAN_TENSOR, None)?,
+            components: floats(PCA_TENSOR, Some(input.features()))?,
             features: input.features(),
         };
         Ok(TrainedModel {
@@ -289,7 +346,7 @@ impl TrainedModel {
             // Files from before score kinds know only the MSE and (usually) its quantiles.
             detector: match detector {
                 Some(d) => d,
-                None => Detector::legacy(floats(SCORES_TENSOR).unwrap_or_default()),
+                None => Detector::legacy(floats(SCORES_TENSOR, None).unwrap_or_default()),
             },
             summary,
         })
@@ -325,6 +382,72 @@ fn check_finite(network: &Network, path: &Path, prefix: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Checks, before Burn reads them, that the file holds every weight `network` has, as f32 of
+/// the same shape (a missing, short or float64 tensor would otherwise panic inside the
+/// framework or be reported as a page of its internals).
+fn check_tensors(
+    tensors: &SafeTensors<'_>,
+    network: &Network,
+    prefix: &str,
+    path: &Path,
+) -> Result<()> {
+    for snapshot in network.collect(None, None, true) {
+        let name = format!("{prefix}{}", snapshot.name);
+        let expected = snapshot.shape.to_vec();
+        let view = tensors.tensor(&name).map_err(|_| {
+            Error::format(
+                path,
+                format!("tensor {name} is missing: the file does not match its own model config"),
+            )
+        })?;
+        if view.dtype() != Dtype::F32 || view.shape() != expected {
+            return Err(Error::format(
+                path,
+                format!(
+                    "tensor {name} is {:?} {:?}; the model config needs F32 {:?}",
+                    view.dtype(),
+                    view.shape(),
+                    expected
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 over the metadata (but the checksum itself) and every tensor's name, dtype, shape
+/// and bytes, each length-prefixed and in sorted order, so it does not depend on how the
+/// safetensors header happens to be laid out. Hex.
+pub(crate) fn content_digest<'a>(
+    metadata: &HashMap<String, String>,
+    tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    let mut keys: Vec<&String> = metadata.keys().filter(|k| *k != CHECKSUM_KEY).collect();
+    keys.sort();
+    for key in keys {
+        field(key.as_bytes());
+        field(metadata[key].as_bytes());
+    }
+    let mut tensors: Vec<_> = tensors.collect();
+    tensors.sort_by_key(|t| t.0);
+    for (name, dtype, shape, bytes) in tensors {
+        field(name.as_bytes());
+        field(format!("{dtype:?} {shape:?}").as_bytes());
+        field(bytes);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The prefix of ensemble member `i`'s weights (1-based; the first network has none).

@@ -42,13 +42,81 @@ where
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(path, e));
     }
+    remove_stale_temporaries(path);
     Ok(())
+}
+
+/// Removes the temporary files that killed writers of `path` left behind (`NAME.PID.tmp`), once
+/// a write has succeeded: a killed run followed by a re-run or `--resume` leaves nothing stale.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let stale = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn temporary_name(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
+}
+
+/// How many times its compressed size a stream may inflate to. Real data sets compress 2–20×;
+/// deflate's own limit is about 1032×, which is what bombs use.
+pub const MAX_INFLATE_RATIO: usize = 100;
+/// Small files may always inflate this far (a tiny gzip of a constant column is legitimate).
+const MIN_INFLATE_CAP: usize = 16 << 20;
+
+/// The most bytes a compressed stream of `compressed` bytes may inflate to.
+pub fn inflate_cap(compressed: usize) -> usize {
+    compressed
+        .saturating_mul(MAX_INFLATE_RATIO)
+        .max(MIN_INFLATE_CAP)
+}
+
+/// Reads a decompressing `reader` to its end, refusing more than `cap` bytes of output (a
+/// decompression bomb) and naming `path` and `what` in errors.
+pub fn inflate_capped(
+    reader: impl std::io::Read,
+    cap: usize,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    reader
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::format(path, format!("broken {what}: {e}")))?;
+    if out.len() > cap {
+        return Err(Error::format(
+            path,
+            format!(
+                "the {what} inflates to more than {cap} bytes ({MAX_INFLATE_RATIO}× its size at most is accepted): \
+                 a decompression bomb, or decompress it yourself first"
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Reads a whole file, naming it in the error.

@@ -62,7 +62,17 @@ fn csv_ragged_or_not_numeric() {
     std::fs::write(&words, "a,b\n1,2\n3,apple\n").unwrap();
     let message = load_error(&words);
     assert_names(&message, &words, "not a number");
-    assert!(message.contains("line 3"), "{message}");
+    assert!(message.contains("line 3, column \"b\""), "{message}");
+
+    // An infinity, typed or overflowing f32, is named by line and column when the file is read.
+    let infinite = dir.join("infinite.csv");
+    std::fs::write(&infinite, "a,b\n1,2\n3,1e39\n").unwrap();
+    let message = load_error(&infinite);
+    assert_names(
+        &message,
+        &infinite,
+        "line 3, column \"b\": \"1e39\" is infinite",
+    );
 
     let empty = dir.join("empty.csv");
     std::fs::write(&empty, "").unwrap();
@@ -150,7 +160,10 @@ fn training_masks_missing_values_but_refuses_infinities_and_bad_options() {
 
     let infinite = dir.join("infinite.csv");
     std::fs::write(&infinite, "x,y\n1,2\n3,inf\n").unwrap();
-    let data = data::load(&infinite, &LoadOptions::default()).unwrap();
+    assert_names(&load_error(&infinite), &infinite, "line 3, column \"y\"");
+    // Arrays handed over in memory (NPY, Python) are checked again by training.
+    let mut data = gappy.clone();
+    data.values[1] = f32::INFINITY;
     let err = train::train(&data, &ModelConfig::dense(1), &options, &quiet()).unwrap_err();
     assert!(err.to_string().contains("infinite"), "{err}");
 
@@ -196,27 +209,113 @@ fn training_that_diverges_fails_and_a_damaged_model_is_refused() {
     let err = train::train(&images, &ModelConfig::dense(4), &options, &quiet()).unwrap_err();
     assert!(err.to_string().contains("learning rate"), "{err}");
 
-    // A NaN written into a saved model's weights is refused on load, naming the tensor.
+    // A saved model with one flipped byte in its weights fails its checksum.
     let model = train::train(&images, &ModelConfig::dense(4), &quick(1), &quiet()).unwrap();
-    let path = scratch("nan-weight").join("m.safetensors");
+    let path = scratch("damaged-model").join("m.safetensors");
     model.save(&path).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
-    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let text = std::str::from_utf8(&bytes[8..8 + header])
-        .unwrap()
-        .to_string();
-    let entry = &text[text.find("\"encoder.0.weight\"").unwrap()..];
-    let offsets = &entry[entry.find("data_offsets").unwrap()..];
-    let start: usize = offsets[offsets.find('[').unwrap() + 1..offsets.find(',').unwrap()]
-        .trim()
-        .parse()
-        .unwrap();
-    let at = 8 + header + start;
-    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x10;
     std::fs::write(&path, &bytes).unwrap();
-    let err = TrainedModel::load(&path, &Device::flex())
-        .unwrap_err()
-        .to_string();
-    assert_names(&err, &path, "not finite");
-    assert!(err.contains("encoder.0.weight"), "{err}");
+    let err = load_model_error(&path);
+    assert_names(&err, &path, "checksum mismatch");
+
+    // Without a checksum (a file from before checksums, or one rewritten by hand), each tensor
+    // is still checked before use: a NaN, a float64 weight, a short baseline, a missing weight.
+    let cases: [(&str, &str, Edit); 4] = [
+        ("encoder.0.weight", "not finite", |_, data| {
+            data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        }),
+        ("encoder.0.weight", "F64", |dtype, data| {
+            *dtype = safetensors::Dtype::F64;
+            data.truncate(data.len() / 2);
+        }),
+        ("baseline.mean", "needs f32 of [784]", |_, data| {
+            data.truncate(8)
+        }),
+        ("decoder.0.bias", "is missing", |_, data| data.clear()),
+    ];
+    for (tensor, problem, edit) in cases {
+        model.save(&path).unwrap();
+        rewrite_without_checksum(&path, tensor, edit);
+        let err = load_model_error(&path);
+        assert_names(&err, &path, problem);
+        assert!(err.contains(tensor), "{err}");
+    }
+}
+
+type Edit = fn(&mut safetensors::Dtype, &mut Vec<u8>);
+
+fn load_model_error(path: &Path) -> String {
+    TrainedModel::load(path, &Device::flex())
+        .err()
+        .unwrap_or_else(|| panic!("{} should not load", path.display()))
+        .to_string()
+}
+
+/// Rewrites a model file with `tensor` edited (its dtype and bytes; its shape follows from the
+/// bytes when their count changes, and no bytes at all drops it) and the checksum left out.
+fn rewrite_without_checksum(path: &Path, tensor: &str, edit: Edit) {
+    use safetensors::SafeTensors;
+    let bytes = std::fs::read(path).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut metadata = header.metadata().clone().unwrap();
+    metadata.remove("hourglass.sha256");
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut owned = Vec::new();
+    for (name, view) in file.tensors() {
+        let (mut dtype, mut data, mut shape) =
+            (view.dtype(), view.data().to_vec(), view.shape().to_vec());
+        if name == tensor {
+            let before = data.len();
+            edit(&mut dtype, &mut data);
+            if data.is_empty() {
+                continue;
+            }
+            if data.len() != before {
+                shape = vec![data.len() * 8 / dtype.bitsize()];
+            }
+        }
+        owned.push((name, dtype, shape, data));
+    }
+    let views: Vec<_> = owned
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).unwrap();
+            (name.clone(), view)
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+}
+
+#[test]
+fn sizes_from_headers_and_values_are_checked_before_allocating() {
+    let _lock = common::exclusive();
+    let dir = scratch("bombs");
+    // 64 MiB of zeros gzipped to ~64 KB: a 1000:1 bomb, refused at the inflate cap.
+    let bomb = dir.join("bomb.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &vec![b'0'; 64 << 20]).unwrap();
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    assert_names(&load_error(&bomb), &bomb, "decompression bomb");
+
+    // A label far out of range would make a conditional model's one-hot rows billions wide.
+    let mut labelled = shipped(100);
+    let mut labels = labelled.labels.clone().unwrap();
+    labels[7] = 4_000_000_000;
+    labelled.labels = Some(labels);
+    let config = ModelConfig::dense(4).conditional(4_000_000_001);
+    let err = train::train(&labelled, &config, &quick(1), &quiet()).unwrap_err();
+    assert!(err.to_string().contains("class indices 0 to 9999"), "{err}");
+
+    // Drawing a billion samples is refused before any is decoded.
+    let mut vae = ModelConfig::dense(4);
+    vae.beta = Some(1.0);
+    let model = train::train(&shipped(100), &vae, &quick(1), &quiet()).unwrap();
+    let err = hourglass::tasks::generate::sample(&model, 1_000_000_000, None, 1, &Device::flex())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot draw 1000000000 samples"),
+        "{err}"
+    );
 }

@@ -59,6 +59,19 @@ fn compressed_images_restore_to_what_the_model_decodes() {
     assert!(err.to_string().contains("checksum"), "{err}");
     let err = compress::decompress(&model, &bytes[..bytes.len() - 9], path, &device).unwrap_err();
     assert!(err.to_string().contains("test.hgz"), "{err}");
+    // A header claiming 4 billion samples, with its checksum made valid again, is refused
+    // before anything is allocated for them.
+    let mut hostile = bytes.clone();
+    hostile[22..26].copy_from_slice(&u32::MAX.to_le_bytes());
+    let body = hostile.len() - 4;
+    let crc = crc32fast::hash(&hostile[..body]);
+    hostile[body..].copy_from_slice(&crc.to_le_bytes());
+    let err = compress::decompress(&model, &hostile, path, &device).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("header declares 4294967295 samples"),
+        "{err}"
+    );
     let err = compress::decompress(&other, &bytes, path, &device).unwrap_err();
     assert!(err.to_string().contains("different model"), "{err}");
     let err = compress::decompress(&model, b"PNG not hgz", path, &device).unwrap_err();

@@ -138,7 +138,24 @@ fn resume_continues_a_run_exactly_where_it_stopped() {
     train::train(&data, &config, &quick(4), &settings("whole", false)).unwrap();
     // … and one stopped after 2 epochs, then resumed to 4.
     train::train(&data, &config, &quick(2), &settings("split", false)).unwrap();
+    // A kill -9 in epoch 3 can leave that epoch in the log but not in the checkpoint, and a
+    // half-written temporary file: the resumed run must not log epoch 3 twice or keep the file.
+    let split_log = dir.join("split.jsonl");
+    let mut text = std::fs::read_to_string(&split_log).unwrap();
+    text += &text
+        .lines()
+        .last()
+        .unwrap()
+        .replace("\"epoch\":2", "\"epoch\":3");
+    text.push('\n');
+    std::fs::write(&split_log, text).unwrap();
+    let stale = dir.join("split.checkpoint.4242.tmp");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
     train::train(&data, &config, &quick(4), &settings("split", true)).unwrap();
+    assert!(
+        !stale.exists(),
+        "a killed run's temporary file is cleaned up"
+    );
     let whole = log::read(&dir.join("whole.jsonl")).unwrap();
     let split = log::read(&dir.join("split.jsonl")).unwrap();
     let losses = |r: &[log::EpochRecord]| {
@@ -154,6 +171,17 @@ fn resume_continues_a_run_exactly_where_it_stopped() {
     let err = train::train(&data, &config, &other, &settings("split", true))
         .expect_err("a different recipe must not resume");
     assert!(err.to_string().contains("checkpoint"), "{err}");
+    // … and that failed run left the previous log whole.
+    assert_eq!(losses(&log::read(&split_log).unwrap()), losses(&whole));
+
+    // A checkpoint damaged on disk is refused before its records are read.
+    let checkpoint = dir.join("split.checkpoint");
+    let mut bytes = std::fs::read(&checkpoint).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&checkpoint, bytes).unwrap();
+    let err = train::train(&data, &config, &quick(5), &settings("split", true)).unwrap_err();
+    assert!(err.to_string().contains("checksum mismatch"), "{err}");
 }
 
 #[test]

@@ -50,12 +50,22 @@ pub fn read(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
                     path,
                     format!(
                         "line {line}, column {}: {cell:?} is not a number",
-                        column + 1
+                        column_name(header.as_deref(), column)
                     ),
                 )
             })?;
+            // Infinity (typed, or a number past f32's range) is no measurement: say where it is.
+            if value.is_infinite() {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "line {line}, column {}: {cell:?} is infinite (or beyond f32's range)",
+                        column_name(header.as_deref(), column)
+                    ),
+                ));
+            }
             if Some(column) == label_index {
-                if !(value >= 0.0 && value.fract() == 0.0) {
+                if !(value >= 0.0 && value.fract() == 0.0 && (value as f64) < 4_294_967_296.0) {
                     return Err(Error::format(
                         path,
                         format!("line {line}: label {cell:?} is not a non-negative integer"),
@@ -93,6 +103,14 @@ fn parse_cell(cell: &str) -> Option<f32> {
     match cell {
         "" | "NaN" | "nan" | "NA" => Some(f32::NAN),
         _ => cell.parse::<f32>().ok(),
+    }
+}
+
+/// A column as a person would name it: its header, or its 1-based number.
+fn column_name(header: Option<&[String]>, column: usize) -> String {
+    match header.and_then(|h| h.get(column)) {
+        Some(name) => format!("{name:?}"),
+        None => (column + 1).to_string(),
     }
 }
 

@@ -100,16 +100,19 @@ pub(crate) fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a file, un-gzipping it when it starts with the gzip magic bytes.
+/// Reads a file, un-gzipping it when it starts with the gzip magic bytes. The inflated size is
+/// capped at [`crate::fsutil::MAX_INFLATE_RATIO`] times the file (real data sets compress far
+/// less), so a gzip bomb is refused before it fills the memory.
 pub(crate) fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>> {
     let bytes = crate::fsutil::read(path)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::format(path, format!("broken gzip stream: {e}")))?;
-        Ok(out)
+        let cap = crate::fsutil::inflate_cap(bytes.len());
+        crate::fsutil::inflate_capped(
+            flate2::read::GzDecoder::new(&bytes[..]),
+            cap,
+            path,
+            "gzip stream",
+        )
     } else {
         Ok(bytes)
     }

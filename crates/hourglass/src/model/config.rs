@@ -95,6 +95,9 @@ pub struct ModelConfig {
     pub classes: Option<usize>,
 }
 
+/// The most classes a conditional model takes.
+pub const MAX_CLASSES: usize = 10_000;
+
 /// Sparsity penalties on the latent code. Each turns the latent layer into an activation whose
 /// values the penalty can push down: ReLU for L1 (exact zeros), sigmoid for the KL target.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -324,6 +327,15 @@ impl ModelConfig {
             return Err(Error::invalid(
                 "a conditional model needs labels of at least two classes",
             ));
+        }
+        // Labels are class indices; one far out of range (a stray id) would make a one-hot
+        // row of billions of columns per sample.
+        if let Some(classes) = self.classes.filter(|&c| c > MAX_CLASSES) {
+            return Err(Error::invalid(format!(
+                "a conditional model takes class indices 0 to {}: the largest label, {}, would make {classes} classes",
+                MAX_CLASSES - 1,
+                classes - 1
+            )));
         }
         if let Some(lambda) = self.contractive
             && !(lambda >= 0.0 && lambda.is_finite())

@@ -10,7 +10,7 @@
 //! deflated codes: length u32, bytes · crc32 of everything before it u32
 //! ```
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use burn::tensor::Device;
@@ -189,11 +189,24 @@ pub fn read_latents(model: &TrainedModel, bytes: &[u8], path: &Path) -> Result<V
         .collect::<Result<Vec<_>>>()?;
     let packed_len = r.u32()? as usize;
     let packed = r.take(packed_len)?;
-    let mut codes = Vec::with_capacity(n * width);
-    flate2::read::DeflateDecoder::new(packed)
-        .read_to_end(&mut codes)
-        .map_err(|e| Error::format(path, format!("broken code stream: {e}")))?;
-    if codes.len() != n * width {
+    // The header's count is checked against what the code stream could hold before anything
+    // is allocated for it: deflate inflates at most ~1032×.
+    let expected = n
+        .checked_mul(width)
+        .filter(|&len| len <= packed_len.saturating_mul(1032))
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!("header declares {n} samples, more than its {packed_len}-byte code stream can hold"),
+            )
+        })?;
+    let codes = crate::fsutil::inflate_capped(
+        flate2::read::DeflateDecoder::new(packed),
+        expected,
+        path,
+        "code stream",
+    )?;
+    if codes.len() != expected {
         return Err(Error::format(path, "code stream has the wrong length"));
     }
     Ok(dequantise(&codes, &ranges))

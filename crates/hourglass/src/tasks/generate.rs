@@ -40,6 +40,9 @@ fn line(ends: &[f32], steps: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The most values `sample` returns at once (1 GiB of f32).
+const MAX_SAMPLE_VALUES: usize = 1 << 28;
+
 /// Decodes `n` codes drawn from N(0, I) (seeded), in the scaled space: new data from a
 /// variational model. A conditional model decodes them as `class`; without one, it decodes each
 /// code as every class in turn (samples 0‥C-1 share one code, C‥2C-1 the next), so a grid as wide
@@ -52,6 +55,14 @@ pub fn sample(
     seed: u64,
     device: &Device,
 ) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
+    // The samples are decoded in memory: refuse a count whose output alone would not fit.
+    let values = n.checked_mul(model.input.features());
+    if n == 0 || values.is_none_or(|v| v > MAX_SAMPLE_VALUES) {
+        return Err(Error::invalid(format!(
+            "cannot draw {n} samples: between 1 and {} samples of this model's size can be drawn at once",
+            MAX_SAMPLE_VALUES / model.input.features().max(1)
+        )));
+    }
     let labels = match (model.config.classes, class) {
         (None, Some(_)) => {
             return Err(Error::invalid(

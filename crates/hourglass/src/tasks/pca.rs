@@ -7,6 +7,13 @@ use crate::device::{rows_tensor, to_vec};
 
 /// QR sweeps allowed per singular value; covariance matrices converge in a handful.
 const SVD_SWEEPS: usize = 100;
+/// Up to this many columns the covariance is formed and decomposed exactly (784 for 28×28
+/// images); wider data takes the randomised path.
+pub const EXACT_MAX_FEATURES: usize = 1024;
+/// Extra directions the randomised path tracks beyond `k`, and its power iterations: the values
+/// Halko et al. recommend for spectra that decay slowly.
+const OVERSAMPLE: usize = 10;
+const POWER_ITERATIONS: usize = 4;
 
 /// Mean sample and principal components of scaled training rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,21 +26,27 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Fits the mean and the top `k` principal components (eigenvectors of the covariance, from
-    /// Burn's SVD; the covariance itself is one Burn matrix product).
+    /// Fits the mean and the top `k` principal components. Up to [`EXACT_MAX_FEATURES`] columns
+    /// they are the eigenvectors of the covariance (one Burn matrix product and Burn's SVD); wider
+    /// data would need a `features²` covariance (40 GB at 100,000 columns), so it takes a
+    /// randomised subspace iteration that never forms it (see [`randomised_components`]).
     pub fn fit(values: &[f32], features: usize, k: usize, device: &Device) -> Baseline {
         let n = values.len() / features;
         let k = k.min(features);
         let x = rows_tensor(values.to_vec(), features, device);
         let mean = x.clone().mean_dim(0);
         let centred = x - mean.clone();
-        let covariance = centred
-            .clone()
-            .transpose()
-            .matmul(centred)
-            .div_scalar(n.max(2) as f64 - 1.0);
-        let (_, _, vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
-        let components = vt.slice([0..k, 0..features]);
+        let components = if features <= EXACT_MAX_FEATURES {
+            let covariance = centred
+                .clone()
+                .transpose()
+                .matmul(centred)
+                .div_scalar(n.max(2) as f64 - 1.0);
+            let (_, _, vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
+            vt.slice([0..k, 0..features])
+        } else {
+            randomised_components(centred, k, device)
+        };
         Baseline {
             mean: to_vec(mean),
             components: to_vec(components),
@@ -90,6 +103,28 @@ impl Baseline {
     }
 }
 
+/// The top `k` right singular vectors of the centred rows (`n × d`), as `k × d`, by randomised
+/// subspace iteration (Halko, Martinsson & Tropp 2011, algorithm 4.4): a few passes of
+/// `X (Xᵀ Q)` from a seeded random start, each followed by a QR, then the SVD of the small
+/// `l × d` projection. It costs `O(n·d·l)` time and memory instead of `O(d²)`.
+fn randomised_components(centred: Tensor<2>, k: usize, device: &Device) -> Tensor<2> {
+    use rand::{RngExt, SeedableRng};
+    let [n, d] = centred.dims();
+    let l = (k + OVERSAMPLE).min(n).min(d).max(1);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let omega: Vec<f32> = (0..d * l).map(|_| rng.random::<f32>() - 0.5).collect();
+    let omega = rows_tensor(omega, l, device);
+    let orthonormal = |y: Tensor<2>| burn::linalg::qr::<2>(y, true).0;
+    let mut q = orthonormal(centred.clone().matmul(omega));
+    for _ in 0..POWER_ITERATIONS {
+        let z = orthonormal(centred.clone().transpose().matmul(q));
+        q = orthonormal(centred.clone().matmul(z));
+    }
+    let small = q.transpose().matmul(centred);
+    let (_, _, vt) = burn::linalg::svd::<2, 1>(small, SVD_SWEEPS);
+    vt.slice([0..k.min(l), 0..d])
+}
+
 /// Mean squared difference of two equally long buffers.
 pub fn mse(a: &[f32], b: &[f32]) -> f64 {
     let total: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
@@ -115,5 +150,38 @@ mod tests {
         assert!(two.pca_mse(&values, &device) < 1e-6);
         assert!(one.pca_mse(&values, &device) > 1e-3);
         assert!(one.mean_mse(&values) > one.pca_mse(&values, &device));
+    }
+
+    #[test]
+    fn wide_data_takes_the_randomised_path_and_finds_the_same_subspace() {
+        // 60 rows on a 3-D subspace of 2,000 columns, plus a little noise: the randomised
+        // components reconstruct as well as the exact ones would (near the noise floor), and no
+        // 2,000 × 2,000 covariance is formed.
+        let device = Device::flex();
+        let d = EXACT_MAX_FEATURES + 976;
+        let basis: Vec<Vec<f32>> = (0..3)
+            .map(|j| {
+                (0..d)
+                    .map(|c| ((c * (j + 2)) as f32 * 0.013).sin())
+                    .collect()
+            })
+            .collect();
+        let mut values = Vec::new();
+        for i in 0..60 {
+            let w = [
+                (i as f32 * 0.7).sin(),
+                (i as f32 * 0.3).cos(),
+                i as f32 / 60.0,
+            ];
+            values.extend((0..d).map(|c| {
+                let noise = ((i * d + c) as f32 * 12.9898).sin() * 1e-3;
+                w[0] * basis[0][c] + w[1] * basis[1][c] + w[2] * basis[2][c] + noise
+            }));
+        }
+        let fit = Baseline::fit(&values, d, 3, &device);
+        assert_eq!(fit.k(), 3);
+        assert!(fit.pca_mse(&values, &device) < 1e-5);
+        let fewer = Baseline::fit(&values, d, 2, &device);
+        assert!(fewer.pca_mse(&values, &device) > 10.0 * fit.pca_mse(&values, &device));
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::early_stop::EarlyStopping;
 use super::{EpochRecord, TrainOptions};
+use crate::artifact::{CHECKSUM_KEY, content_digest};
 use crate::data::{SampleShape, Scaling};
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
@@ -55,7 +56,14 @@ impl Checkpoint {
             })
             .collect();
         let state = serde_json::to_string(&self.state).expect("train state serialises");
-        let metadata = HashMap::from([(STATE_KEY.to_string(), state)]);
+        let mut metadata = HashMap::from([(STATE_KEY.to_string(), state)]);
+        let digest = content_digest(
+            &metadata,
+            views
+                .iter()
+                .map(|(name, v)| (name.as_str(), v.dtype(), v.shape(), v.data())),
+        );
+        metadata.insert(CHECKSUM_KEY.to_string(), digest);
         let bytes = safetensors::serialize(views, Some(metadata))
             .map_err(|e| Error::format(path, format!("cannot serialise checkpoint: {e}")))?;
         crate::fsutil::write_atomic(path, &bytes)
@@ -70,8 +78,26 @@ impl Checkpoint {
             .as_ref()
             .and_then(|m| m.get(STATE_KEY))
             .ok_or_else(|| bad("no training state in its metadata".into()))?;
-        let state: TrainState = serde_json::from_str(state).map_err(|e| bad(e.to_string()))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+        // A damaged checkpoint is refused here, before Burn reads the records inside it.
+        if let Some(metadata) = metadata.metadata()
+            && let Some(stored) = metadata.get(CHECKSUM_KEY)
+        {
+            let views = tensors.tensors();
+            let actual = content_digest(
+                metadata,
+                views
+                    .iter()
+                    .map(|(name, v)| (name.as_str(), v.dtype(), v.shape(), v.data())),
+            );
+            if &actual != stored {
+                return Err(Error::format(
+                    path,
+                    "content checksum mismatch: the checkpoint was damaged after it was written",
+                ));
+            }
+        }
+        let state: TrainState = serde_json::from_str(state).map_err(|e| bad(e.to_string()))?;
         let part = |name: &str| tensors.tensor(name).ok().map(|t| t.data().to_vec());
         Ok(Checkpoint {
             state,

@@ -254,7 +254,7 @@ pub fn fit(
         state.history = checkpoint.state.history;
         state.early_stopping = checkpoint.state.early_stopping;
     }
-    let mut log = EpochLog::open(run.log.as_deref(), resuming)?;
+    let log = EpochLog::new(run.log.as_deref());
 
     // Missing values (NaN) enter the network as their column's mean and leave the loss out.
     let fill = column_means(train, features);
@@ -270,6 +270,7 @@ pub fn fit(
     let remaining = options.epochs.saturating_sub(state.completed_epochs);
     let bar = progress_bar(run.progress, (remaining * steps_per_epoch) as u64);
     let mut stopped_early = state.early_stopping.should_stop();
+    let mut last_checkpoint = Instant::now();
 
     for epoch in state.completed_epochs + 1..=options.epochs {
         if stopped_early {
@@ -348,13 +349,17 @@ pub fn fit(
             best = Some(stepper.inference_network());
         }
         stopped_early = state.early_stopping.should_stop();
-        log.write(&record)?;
         state.history.push(record);
         state.completed_epochs = epoch;
 
-        if let Some(path) = &run.checkpoint {
+        let last_epoch = epoch == options.epochs || stopped_early;
+        if let Some(path) = &run.checkpoint
+            && (last_epoch || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL)
+        {
             save_checkpoint(path, &state, &stepper, best.as_ref())?;
+            last_checkpoint = Instant::now();
         }
+        log.write(&state.history)?;
     }
     bar.finish_and_clear();
 
@@ -534,6 +539,11 @@ fn load_network(network: Network, bytes: &[u8], path: &std::path::Path) -> Resul
         .try_load_record(record)
         .map_err(|e| Error::format(path, format!("the saved network does not fit: {e}")))
 }
+
+/// A checkpoint is written after the last epoch, and after any epoch that ends this long after
+/// the previous checkpoint: epochs of a few milliseconds (small tables) would otherwise spend
+/// more time writing checkpoints than training. A kill loses at most this much work.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn save_checkpoint(
     path: &std::path::Path,

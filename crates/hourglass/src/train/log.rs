@@ -1,7 +1,7 @@
-//! The per-epoch log: one JSON object per line, appended as each epoch ends.
+//! The per-epoch log: one JSON object per line, rewritten as each epoch ends.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,43 +20,33 @@ pub struct EpochRecord {
     pub terms: std::collections::BTreeMap<String, f64>,
 }
 
-/// Appends records to a JSON-lines file.
+/// The run's log file: after each epoch it is replaced (atomically) by the whole history so
+/// far. A run that fails before its first epoch leaves the previous log alone, and a resumed
+/// run rewrites the epochs its checkpoint holds, so an epoch logged but not checkpointed before
+/// a kill is not logged twice. Rewriting costs a few bytes per epoch run.
 pub struct EpochLog {
-    file: Option<std::fs::File>,
-    path: std::path::PathBuf,
+    path: Option<PathBuf>,
 }
 
 impl EpochLog {
-    /// Opens the log: truncated for a fresh run, appended to when resuming.
-    pub fn open(path: Option<&Path>, append: bool) -> Result<Self> {
-        let file = match path {
-            None => None,
-            Some(path) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                }
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .append(append)
-                    .truncate(!append)
-                    .open(path)
-                    .map_err(|e| Error::io(path, e))?;
-                Some(file)
-            }
-        };
-        Ok(EpochLog {
-            file,
-            path: path.map(Path::to_path_buf).unwrap_or_default(),
-        })
+    pub fn new(path: Option<&Path>) -> Self {
+        EpochLog {
+            path: path.map(Path::to_path_buf),
+        }
     }
 
-    pub fn write(&mut self, record: &EpochRecord) -> Result<()> {
-        if let Some(file) = &mut self.file {
-            let line = serde_json::to_string(record).expect("records serialise");
-            writeln!(file, "{line}").map_err(|e| Error::io(&self.path, e))?;
-        }
-        Ok(())
+    /// Replaces the log with `history`, one JSON object per line.
+    pub fn write(&self, history: &[EpochRecord]) -> Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        crate::fsutil::write_atomic_with(path, |out| {
+            for record in history {
+                let line = serde_json::to_string(record).expect("records serialise");
+                writeln!(out, "{line}")?;
+            }
+            Ok(())
+        })
     }
 }
 
