@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, and .ci/run calls exactly this). It installs what the tests
-# need, then checks formatting, lints, the GPU build, and runs every test in release mode.
+# need, then checks formatting and lints, runs every test in release mode, the GPU path on a
+# software Vulkan, and each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,17 @@ if ! python3 -c "import safetensors.numpy, pandas" 2>/dev/null; then
     python3 -m pip install -q safetensors numpy pandas
 fi
 
+# Mesa's lavapipe, a software Vulkan: the wgpu (GPU) code path runs on it when no GPU is here.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq mesa-vulkan-drivers
+fi
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo check --features wgpu
 cargo test --release --workspace
+# The GPU path against the CPU one (cubecl skips software adapters unless told to take one).
+XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu cargo test --release -p hourglass-cli --features wgpu --test wgpu
+# Every reader fuzzed briefly, so a regression shows (long runs: BENCHMARKS.md).
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

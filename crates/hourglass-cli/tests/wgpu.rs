@@ -1,0 +1,135 @@
+//! The GPU code path, run: Burn's `wgpu` backend against the flex CPU backend, and
+//! `--device gpu` end to end. No GPU is lent to this project's CI, so it runs on Mesa's lavapipe
+//! (a software Vulkan; `CUBECL_WGPU_DEFAULT_DEVICE=Cpu` lets cubecl pick it). Built only with
+//! `--features wgpu`.
+#![cfg(feature = "wgpu")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use hourglass::artifact::TrainedModel;
+use hourglass::data::{self, Dataset, LoadOptions};
+use hourglass::device::{Backend, Device};
+use hourglass::model::ModelConfig;
+use hourglass::tasks::codec;
+use hourglass::train::{self, RunSettings, TrainOptions};
+
+fn shipped(n: usize) -> Dataset {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fashion-mnist");
+    data::load(&path, &LoadOptions::default()).unwrap().head(n)
+}
+
+fn on(backend: Backend) -> RunSettings {
+    RunSettings {
+        backend,
+        ..RunSettings::default()
+    }
+}
+
+fn options() -> TrainOptions {
+    TrainOptions {
+        epochs: 3,
+        batch_size: 64,
+        val_split: 0.0,
+        seed: 3,
+        ..TrainOptions::default()
+    }
+}
+
+/// The two backends draw their initial weights from different generators, so their losses are
+/// compared loosely (training from different starts); the forward pass is compared tightly on
+/// the same weights.
+const TRAINED_LOSS_TOLERANCE: f64 = 0.15;
+const FORWARD_TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn wgpu_trains_like_flex_and_computes_the_same_reconstructions() {
+    let data = shipped(512);
+    let gpu = Backend::Gpu.device().unwrap();
+    let cpu = Device::flex();
+    for config in [ModelConfig::dense(8), ModelConfig::conv2d(8)] {
+        let name = config.kind();
+        let on_cpu = train::train(&data, &config, &options(), &on(Backend::Cpu)).unwrap();
+        let on_gpu = train::train(&data, &config, &options(), &on(Backend::Gpu)).unwrap();
+        let losses = |m: &TrainedModel| m.summary.final_train_loss.unwrap();
+        let (c, g) = (losses(&on_cpu), losses(&on_gpu));
+        assert!(
+            g.is_finite() && (g - c).abs() <= TRAINED_LOSS_TOLERANCE * c,
+            "{name}: flex {c}, wgpu {g}"
+        );
+
+        // The CPU-trained model, saved and loaded onto the GPU, reconstructs the same values.
+        let path = std::env::temp_dir().join(format!(
+            "hourglass-wgpu-{}-{name}.safetensors",
+            std::process::id()
+        ));
+        on_cpu.save(&path).unwrap();
+        let moved = TrainedModel::load(&path, &gpu).unwrap();
+        let values = on_cpu.scaling.scaled(&data.head(64));
+        let a = codec::reconstruct_scaled(&on_cpu, &values, None, &cpu);
+        let b = codec::reconstruct_scaled(&moved, &values, None, &gpu);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= FORWARD_TOLERANCE,
+            "{name}: reconstructions differ by up to {worst}"
+        );
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn device_gpu_trains_and_scores_end_to_end() {
+    let dir = std::env::temp_dir().join(format!("hourglass-wgpu-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 500 images: lavapipe runs compute shaders on the CPU, slowly.
+    let images = dir.join("images.npy");
+    let sample = shipped(500);
+    data::npy::write(&images, &sample.values, &[500, 28, 28]).unwrap();
+    let model = dir.join("m.safetensors");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "hourglass {args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let images = images.to_str().unwrap();
+    run(&[
+        "train",
+        "--data",
+        images,
+        "--model",
+        "dense",
+        "--latent",
+        "8",
+        "--epochs",
+        "2",
+        "--device",
+        "gpu",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    let scores = dir.join("scores.csv");
+    let report = run(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        images,
+        "--device",
+        "gpu",
+        "--out",
+        scores.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let flagged = report["flagged"].as_u64().unwrap();
+    assert!(flagged > 0 && flagged < 100, "{report}");
+    let _ = std::fs::remove_dir_all(dir);
+}
