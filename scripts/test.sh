@@ -28,5 +28,7 @@ cargo clippy --all-targets -- -D warnings
 cargo test --release --workspace
 # The GPU path against the CPU one (cubecl skips software adapters unless told to take one).
 XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu cargo test --release -p hourglass-cli --features wgpu --test wgpu
+# The Python package: wheel built by maturin, pytest suite (scripts/test-python.sh).
+bash scripts/test-python.sh
 # Every reader fuzzed briefly, so a regression shows (long runs: BENCHMARKS.md).
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
