@@ -217,21 +217,7 @@ impl TrainedModel {
             }
         }
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| not_ours(&e.to_string()))?;
-        if let Some(stored) = metadata.get(CHECKSUM_KEY) {
-            let views = tensors.tensors();
-            let actual = content_digest(
-                &metadata,
-                views
-                    .iter()
-                    .map(|(name, view)| (name.as_str(), view.dtype(), view.shape(), view.data())),
-            );
-            if &actual != stored {
-                return Err(Error::format(
-                    path,
-                    "content checksum mismatch: the file was damaged (or edited) after it was written",
-                ));
-            }
-        }
+        verify_checksum(&metadata, &tensors, path, "file")?;
         let field = |key: &str| {
             metadata
                 .get(key)
@@ -413,6 +399,35 @@ fn check_tensors(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Refuses a file whose stored checksum (if it has one) does not match its content; `what` names
+/// it in the message ("file", "checkpoint").
+pub(crate) fn verify_checksum(
+    metadata: &HashMap<String, String>,
+    tensors: &SafeTensors<'_>,
+    path: &Path,
+    what: &str,
+) -> Result<()> {
+    let Some(stored) = metadata.get(CHECKSUM_KEY) else {
+        return Ok(());
+    };
+    let views = tensors.tensors();
+    let actual = content_digest(
+        metadata,
+        views
+            .iter()
+            .map(|(name, v)| (name.as_str(), v.dtype(), v.shape(), v.data())),
+    );
+    if &actual != stored {
+        return Err(Error::format(
+            path,
+            format!(
+                "content checksum mismatch: the {what} was damaged (or edited) after it was written"
+            ),
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::early_stop::EarlyStopping;
 use super::{EpochRecord, TrainOptions};
-use crate::artifact::{CHECKSUM_KEY, content_digest};
+use crate::artifact::{CHECKSUM_KEY, content_digest, verify_checksum};
 use crate::data::{SampleShape, Scaling};
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
@@ -80,22 +80,8 @@ impl Checkpoint {
             .ok_or_else(|| bad("no training state in its metadata".into()))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
         // A damaged checkpoint is refused here, before Burn reads the records inside it.
-        if let Some(metadata) = metadata.metadata()
-            && let Some(stored) = metadata.get(CHECKSUM_KEY)
-        {
-            let views = tensors.tensors();
-            let actual = content_digest(
-                metadata,
-                views
-                    .iter()
-                    .map(|(name, v)| (name.as_str(), v.dtype(), v.shape(), v.data())),
-            );
-            if &actual != stored {
-                return Err(Error::format(
-                    path,
-                    "content checksum mismatch: the checkpoint was damaged after it was written",
-                ));
-            }
+        if let Some(metadata) = metadata.metadata() {
+            verify_checksum(metadata, &tensors, path, "checkpoint")?;
         }
         let state: TrainState = serde_json::from_str(state).map_err(|e| bad(e.to_string()))?;
         let part = |name: &str| tensors.tensor(name).ok().map(|t| t.data().to_vec());
