@@ -236,7 +236,18 @@ impl TrainedModel {
             .get("anomaly")
             .map(|text| parse(path, "anomaly", text))
             .transpose()?;
-        config.check(input)?;
+        config
+            .check(input)
+            .map_err(|e| Error::format(path, format!("the model's config is invalid: {e}")))?;
+        // Building the network allocates its weights before they are compared with the file's:
+        // a config that asks for more weights than the file has bytes is refused first.
+        let weights = config.weight_count(input).unwrap_or(usize::MAX);
+        if weights.saturating_mul(4) > bytes.len() {
+            return Err(not_ours(&format!(
+                "its config describes {weights} weights, more than the file's {} bytes hold",
+                bytes.len()
+            )));
+        }
 
         let mut network = Network::new(&config, input, device);
         check_tensors(&tensors, &network, "", path)?;

@@ -98,6 +98,10 @@ pub struct ModelConfig {
 /// The most classes a conditional model takes.
 pub const MAX_CLASSES: usize = 10_000;
 
+/// The most weights a model may have (4 GiB of f32, 16 GiB with Adam's moments): a config past
+/// it is a typo or a hostile file, and is refused before anything is allocated.
+pub const MAX_WEIGHTS: usize = 1 << 30;
+
 /// Sparsity penalties on the latent code. Each turns the latent layer into an activation whose
 /// values the penalty can push down: ReLU for L1 (exact zeros), sigmoid for the KL target.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -308,6 +312,11 @@ impl ModelConfig {
 
     /// Checks sizes against the input shape.
     pub fn check(&self, input: SampleShape) -> Result<()> {
+        if input.channels == 0 || input.height == 0 || input.width == 0 {
+            return Err(Error::invalid(format!(
+                "samples of shape {input} hold no values"
+            )));
+        }
         if self.latent == 0 {
             return Err(Error::invalid("the latent size must be at least 1"));
         }
@@ -386,7 +395,84 @@ impl ModelConfig {
                 }
             }
         }
-        Ok(())
+        match self.weight_count(input) {
+            Some(n) if n <= MAX_WEIGHTS => Ok(()),
+            n => Err(Error::invalid(format!(
+                "this model would have {} weights for samples of shape {input}; the most is {MAX_WEIGHTS}",
+                n.map_or("more than 2^64".to_string(), |n| n.to_string())
+            ))),
+        }
+    }
+
+    /// How many weights and biases the network for `input` has, counted without building it
+    /// (`None` when the count overflows), so a config that asks for more than its file holds
+    /// is refused before the weights are allocated. Mirrors the `*Net::new` constructors.
+    pub fn weight_count(&self, input: SampleShape) -> Option<usize> {
+        let classes = self.classes.unwrap_or(0);
+        let latent = self.latent;
+        let code = if self.beta.is_some() {
+            latent.checked_mul(2)?
+        } else {
+            latent
+        };
+        // Linear: in × out weights + out biases; a convolution: in × out × kernel taps + out.
+        let layer = |inputs: usize, outputs: usize, taps: usize| -> Option<usize> {
+            inputs
+                .checked_mul(outputs)?
+                .checked_mul(taps)?
+                .checked_add(outputs)
+        };
+        let features = input
+            .channels
+            .checked_mul(input.height)?
+            .checked_mul(input.width)?;
+        let mut counts = Vec::new();
+        match &self.architecture {
+            Architecture::Dense { hidden } => {
+                let mut sizes = vec![features];
+                sizes.extend_from_slice(hidden);
+                sizes.push(latent);
+                let mut encoder = sizes.clone();
+                encoder[0] = encoder[0].checked_add(classes)?;
+                *encoder.last_mut()? = code;
+                let mut decoder = sizes;
+                decoder.reverse();
+                decoder[0] = decoder[0].checked_add(classes)?;
+                for w in encoder.windows(2).chain(decoder.windows(2)) {
+                    counts.push(layer(w[0], w[1], 1)?);
+                }
+            }
+            Architecture::Conv2d { channels, kernel }
+            | Architecture::Conv1d {
+                channels, kernel, ..
+            } => {
+                let is_2d = matches!(self.architecture, Architecture::Conv2d { .. });
+                let taps = if is_2d {
+                    kernel.checked_mul(*kernel)?
+                } else {
+                    *kernel
+                };
+                let (mut h, mut w) = (input.height, input.width);
+                let mut c = input.channels;
+                for &out in channels {
+                    counts.push(layer(c, out, taps)?);
+                    c = out;
+                    if is_2d {
+                        h = h.div_ceil(2);
+                    }
+                    w = w.div_ceil(2);
+                }
+                let flat = c.checked_mul(h)?.checked_mul(w)?;
+                counts.push(layer(flat.checked_add(classes)?, code, 1)?);
+                counts.push(layer(latent.checked_add(classes)?, flat, 1)?);
+                let outs = channels.iter().rev().skip(1).chain([&input.channels]);
+                for &out in outs {
+                    counts.push(layer(c, out, taps)?);
+                    c = out;
+                }
+            }
+        }
+        counts.into_iter().try_fold(0usize, usize::checked_add)
     }
 }
 
@@ -432,6 +518,79 @@ mod tests {
                 kernel: 3
             }
         );
+    }
+
+    /// The count the loader trusts before allocating must be the built network's.
+    #[test]
+    fn weight_count_matches_the_built_network() {
+        use burn::module::Module;
+        let device = crate::device::Device::flex();
+        let base = |architecture| ModelConfig {
+            architecture,
+            ..ModelConfig::dense(3)
+        };
+        let dense = base(Architecture::Dense { hidden: vec![7, 5] });
+        let conv2d = base(Architecture::Conv2d {
+            channels: vec![4, 6],
+            kernel: 3,
+        });
+        let conv1d = base(Architecture::Conv1d {
+            channels: vec![4, 5],
+            kernel: 5,
+            window: 16,
+            stride: 4,
+        });
+        let image = SampleShape::image(2, 9, 7);
+        let cases = [
+            (dense.clone(), SampleShape::tabular(11)),
+            (
+                ModelConfig {
+                    beta: Some(1.0),
+                    classes: Some(3),
+                    ..dense
+                },
+                SampleShape::tabular(11),
+            ),
+            (conv2d.clone(), image),
+            (
+                ModelConfig {
+                    beta: Some(0.5),
+                    classes: Some(4),
+                    ..conv2d
+                },
+                image,
+            ),
+            (conv1d, SampleShape::image(2, 1, 16)),
+        ];
+        for (config, input) in cases {
+            let network = crate::model::Network::new(&config, input, &device);
+            assert_eq!(
+                config.weight_count(input),
+                Some(network.num_params()),
+                "{config:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_empty_samples_and_absurd_sizes() {
+        let config = ModelConfig::dense(4);
+        assert!(config.check(SampleShape::image(0, 28, 28)).is_err());
+        let huge = ModelConfig {
+            architecture: Architecture::Dense {
+                hidden: vec![1 << 20, 1 << 20],
+            },
+            ..ModelConfig::dense(4)
+        };
+        let err = huge.check(SampleShape::tabular(10)).unwrap_err();
+        assert!(err.to_string().contains("weights"), "{err}");
+        let overflow = ModelConfig {
+            architecture: Architecture::Dense {
+                hidden: vec![usize::MAX / 2, 3],
+            },
+            ..ModelConfig::dense(4)
+        };
+        assert!(overflow.check(SampleShape::tabular(10)).is_err());
     }
 
     #[test]
