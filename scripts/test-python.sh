@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python wheel with maturin and runs its pytest suite, in a virtualenv of its own
 # (numpy, pandas, pytest; scikit-learn, Dask and pyarrow for the convention and scale-out tests).
+# Arguments go to `maturin build` (test.sh passes `--features wgpu`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${HOURGLASS_PY_VENV:-$HOME/.cache/hourglass-py-venv}"
@@ -10,7 +11,7 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     "maturin>=1.16,<2" numpy pandas pytest scikit-learn "dask[distributed]" pyarrow
 wheels="$(mktemp -d)"
-"$venv/bin/maturin" build --release -q -m crates/hourglass-py/Cargo.toml -o "$wheels"
+"$venv/bin/maturin" build --release -q -m crates/hourglass-py/Cargo.toml -o "$wheels" "$@"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
 rm -rf "$wheels"
 cd crates/hourglass-py/tests

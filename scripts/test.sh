@@ -25,10 +25,13 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --release --workspace
-# The GPU path against the CPU one (cubecl skips software adapters unless told to take one).
-XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu cargo test --release -p hourglass-cli --features wgpu --test wgpu
-# The Python package: wheel built by maturin, pytest suite (scripts/test-python.sh).
-bash scripts/test-python.sh
+# Every test, with the GPU feature built in so that one build serves all of them: the wgpu test
+# runs the GPU path against the CPU one on lavapipe (cubecl skips software adapters unless told
+# to take one); every other test runs on the CPU as without the feature.
+XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu \
+    cargo test --release --workspace --features hourglass-cli/wgpu
+# The Python package: wheel built by maturin, pytest suite (scripts/test-python.sh). With the same
+# feature, the wheel reuses the build above instead of building Burn a second time.
+bash scripts/test-python.sh --features wgpu
 # Every reader fuzzed briefly, so a regression shows (long runs: BENCHMARKS.md).
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
