@@ -226,7 +226,7 @@ fn training_that_diverges_fails_and_a_damaged_model_is_refused() {
         ("encoder.0.weight", "not finite", |_, data| {
             data[..4].copy_from_slice(&f32::NAN.to_le_bytes());
         }),
-        ("encoder.0.weight", "F64", |dtype, data| {
+        ("encoder.0.weight", "F64", |dtype, _| {
             *dtype = safetensors::Dtype::F64;
         }),
         ("baseline.mean", "needs f32 of [784]", |_, data| {
