@@ -55,6 +55,9 @@ pub struct TrainedModel {
     /// every other use of the model takes `network`.
     pub members: Vec<Network>,
     pub baseline: Baseline,
+    /// A table's column names, when the training data had a header (scoring services match
+    /// request fields by them, and explanations name them).
+    pub columns: Option<Vec<String>>,
     /// The training split's score statistics (see `tasks::detector`), from which scores are
     /// normalised and thresholds read.
     pub detector: Detector,
@@ -180,6 +183,9 @@ impl TrainedModel {
             ("training".to_string(), json(&self.summary)),
             ("anomaly".to_string(), json(&self.detector)),
         ]);
+        if let Some(columns) = &self.columns {
+            metadata.insert("columns".to_string(), json(columns));
+        }
         let digest = content_digest(
             &metadata,
             tensors.iter().map(|(name, dtype, shape, bytes)| {
@@ -232,6 +238,17 @@ impl TrainedModel {
         let kind: SampleKind = parse(path, "sample_kind", field("sample_kind")?)?;
         let scaling: Scaling = parse(path, "scaling", field("scaling")?)?;
         let summary: TrainingSummary = parse(path, "training", field("training")?)?;
+        // Files from before column names were kept have none.
+        let columns: Option<Vec<String>> = metadata
+            .get("columns")
+            .map(|text| parse(path, "columns", text))
+            .transpose()?;
+        if let Some(names) = columns.as_ref().filter(|c| c.len() != input.features()) {
+            return Err(not_ours(&format!(
+                "{} column names for samples of {input}",
+                names.len()
+            )));
+        }
         let detector: Option<Detector> = metadata
             .get("anomaly")
             .map(|text| parse(path, "anomaly", text))
@@ -340,6 +357,7 @@ impl TrainedModel {
             network,
             members,
             baseline,
+            columns,
             // Files from before score kinds know only the MSE and (usually) its quantiles.
             detector: match detector {
                 Some(d) => d,

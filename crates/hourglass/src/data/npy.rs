@@ -11,8 +11,14 @@ use crate::error::{Error, Result};
 
 /// Reads an `.npy` file into a data set.
 pub fn read(path: &Path) -> Result<Dataset> {
-    let bytes = crate::fsutil::read(path)?;
-    let (values, dims) = read_any(path, &bytes)?;
+    from_bytes(path, &crate::fsutil::read(path)?)
+}
+
+/// Reads `.npy` bytes (a file's, or a request body's) into a data set; `source` names them in
+/// errors.
+pub fn from_bytes(source: &Path, bytes: &[u8]) -> Result<Dataset> {
+    let path = source;
+    let (values, dims) = read_any(path, bytes)?;
     let (shape, kind) = match dims[..] {
         // A 1-D array is one column: labels, or a single series.
         [_] => (SampleShape::tabular(1), SampleKind::Tabular),

@@ -114,6 +114,10 @@ pub fn train(
         network: fitted.network,
         members,
         baseline,
+        columns: data
+            .columns
+            .clone()
+            .filter(|c| c.len() == data.shape.features()),
         detector: Detector::legacy(Vec::new()),
         summary: TrainingSummary {
             options: options.clone(),
