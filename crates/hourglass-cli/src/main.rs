@@ -51,17 +51,27 @@ enum Command {
     Interpolate(commands::interpolate::Args),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
     Demo(commands::demo::Args),
+    /// Serve models over HTTP: scores, codes and reconstructions, with micro-batching, metrics,
+    /// reloads (SIGHUP) and load shedding.
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The service logs one line per request by default; the other commands only warnings.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "warn,hourglass_serve=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HOURGLASS_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person: logs piped to a file or a collector stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     // A panic is a bug in hourglass or below it; still, the user gets one line and an exit code.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error (please report): {info}");
@@ -84,6 +94,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::sample::run(args),
         Command::Interpolate(args) => commands::interpolate::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     });
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -1106,3 +1106,84 @@ fn every_command_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: hourglass"));
     }
 }
+
+#[test]
+fn serve_answers_over_http_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = scratch("serve");
+    let model = dir.join("digits.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        &shipped(),
+        "--latent",
+        "4",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A missing file is refused before anything listens.
+    let missing = hourglass(&["serve", "--model", s(&dir.join("nope.safetensors"))]);
+    assert_clean_failure(&missing, "nope.safetensors");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .args([
+            "serve",
+            "--model",
+            &format!("fm={}", s(&model)),
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    assert!(line.contains("fm"), "{line}");
+
+    let get = |path: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+    let info = get("/v1/models/fm");
+    assert!(info.contains("\"input_shape\":[1,28,28]"), "{info}");
+
+    // SIGTERM: a graceful stop, exit 0, and a log line per request on stderr.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(
+        log.contains("/v1/models/{name}") && log.contains("status=200"),
+        "{log}"
+    );
+}

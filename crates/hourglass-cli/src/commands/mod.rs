@@ -15,6 +15,7 @@ pub mod latent_map;
 pub mod reconstruct;
 pub mod sample;
 pub mod score;
+pub mod serve;
 pub mod train;
 
 use std::path::PathBuf;
