@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python wheel with maturin and runs its pytest suite, in a virtualenv of its own
 # (numpy, pandas, pytest; scikit-learn, Dask and pyarrow for the convention and scale-out tests).
-# Arguments go to `maturin build` (test.sh passes `--features wgpu`).
+# Arguments go to `maturin build` (e.g. `--features wgpu`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${HOURGLASS_PY_VENV:-$HOME/.cache/hourglass-py-venv}"
