@@ -129,10 +129,7 @@ pub async fn encode(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (reply, rows) = compute(&app, &name, Op::Encode, &headers, body).await?;
-    let codes = as_rows(&reply.values, reply.served.model.config.latent);
-    let answer = serde_json::json!({ "model": name, "codes": codes });
-    Ok(logged(Json(answer), name, rows))
+    rows_answer(&app, name, Op::Encode, "codes", &headers, body).await
 }
 
 pub async fn reconstruct(
@@ -141,9 +138,29 @@ pub async fn reconstruct(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (reply, rows) = compute(&app, &name, Op::Reconstruct, &headers, body).await?;
-    let values = as_rows(&reply.values, reply.served.features());
-    let answer = serde_json::json!({ "model": name, "reconstructions": values });
+    rows_answer(
+        &app,
+        name,
+        Op::Reconstruct,
+        "reconstructions",
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// `{"model": name, key: [[...], ...]}`: one row of the op's output per request row.
+async fn rows_answer(
+    app: &App,
+    name: String,
+    op: Op,
+    key: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (reply, rows) = compute(app, &name, op, headers, body).await?;
+    let values = as_rows(&reply.values, reply.served.width(op));
+    let answer = serde_json::json!({ "model": name, key: values });
     Ok(logged(Json(answer), name, rows))
 }
 
