@@ -4,6 +4,8 @@
 # software Vulkan, and each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage's wall time goes to the log, so CI runs record where the minutes go.
+stage() { echo "== $1 done at ${SECONDS}s since the start"; }
 
 # The full Fashion-MNIST set, for the test that trains on all 60k images.
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
@@ -23,16 +25,21 @@ if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     $sudo apt-get install -y -qq mesa-vulkan-drivers
 fi
 
+stage "set-up"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+stage "fmt and clippy"
 # Every test, with the GPU feature built in so that one build serves all of them: the wgpu test
 # runs the GPU path against the CPU one on lavapipe (cubecl skips software adapters unless told
 # to take one); every other test runs on the CPU as without the feature.
 XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu \
     cargo test --release --workspace --features hourglass-cli/wgpu
+stage "cargo test (with the wgpu test)"
 # The Python package as users build it: wheel built by maturin, pytest suite
 # (scripts/test-python.sh). It compiles Burn again (maturin's build does not reuse the one above:
 # BENCHMARKS.md, CI section).
 bash scripts/test-python.sh
+stage "python wheel and tests"
 # Every reader fuzzed briefly, so a regression shows (long runs: BENCHMARKS.md).
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+stage "fuzz smoke"

@@ -50,6 +50,7 @@ type Attempt = std::result::Result<Option<(Vec<f32>, Vec<usize>)>, ReadNpyError>
 /// The values as f32 and the shape. Integer arrays are read too: labels saved from NumPy are
 /// int64 by default, images often uint8.
 fn read_any(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>)> {
+    check_header_form(path, bytes)?;
     check_declared_size(path, bytes)?;
     let read = || -> Attempt {
         if let Some(found) = try_read::<f32>(bytes, |v| v)? {
@@ -92,6 +93,43 @@ fn try_read<T: ndarray_npy::ReadableElement>(bytes: &[u8], to_f32: fn(T) -> f32)
         Err(ReadNpyError::WrongDescriptor(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// NumPy's own limit on header length (`np.load`'s `max_header_size`); a plain array's header
+/// is under 200 bytes.
+const MAX_HEADER_BYTES: usize = 10_000;
+
+/// Refuses a header that is too long or nested deeper than a plain array's dict holding a shape
+/// tuple, before the header parser sees it: that parser backtracks, and takes seconds per
+/// input on a few hundred nested brackets (found by fuzzing).
+fn check_header_form(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Some((_, header)) = header(bytes) else {
+        return Ok(());
+    };
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(Error::format(
+            path,
+            format!(
+                "the .npy header is {} bytes long; NumPy itself refuses headers over {MAX_HEADER_BYTES}",
+                header.len()
+            ),
+        ));
+    }
+    let mut depth = 0usize;
+    for c in header.chars() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 3 {
+            return Err(Error::format(
+                path,
+                "the .npy header is nested deeper than a plain array's (a dict with a shape tuple)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a header whose shape and element size do not add up to the bytes that follow it,
@@ -217,6 +255,20 @@ mod tests {
             "{err}"
         );
         assert!(read_any(Path::new("ok.npy"), &bytes).is_ok());
+    }
+
+    #[test]
+    fn a_deeply_nested_header_is_refused_at_once() {
+        // The fuzzer's input: 100 '{' inside the descr, which the header parser took seconds on.
+        let text = format!("{{'descr':{}'<f4', 'shape': (1,), }}", "{".repeat(100));
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((text.len() as u16 + 1).to_le_bytes());
+        bytes.extend(text.as_bytes());
+        bytes.push(b'\n');
+        bytes.extend(1.0f32.to_le_bytes());
+        let err = read_any(Path::new("nested.npy"), &bytes).unwrap_err();
+        assert!(err.to_string().contains("nested.npy"), "{err}");
+        assert!(err.to_string().contains("nested deeper"), "{err}");
     }
 
     #[test]
