@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::App;
-use crate::batch::{Job, Reply};
+use crate::batch::{Job, Refused, Reply};
 use crate::models::{ModelInfo, Op, Served};
 use hourglass::data::SampleKind;
 use hourglass::tasks::anomaly::{Contribution, top_columns};
@@ -262,6 +262,7 @@ async fn compute(
         values,
         rows,
         reply,
+        queued: std::time::Instant::now(),
     };
     slot.batcher.submit(job).map_err(|_| {
         ApiError::new(
@@ -271,7 +272,16 @@ async fn compute(
     })?;
     match tokio::time::timeout(app.settings.timeout, answer).await {
         Ok(Ok(Ok(reply))) => Ok((reply, rows)),
-        Ok(Ok(Err(message))) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)),
+        Ok(Ok(Err(Refused::Overloaded))) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "model {name} is overloaded (the request waited over {} ms in its queue); retry shortly",
+                app.settings.max_queue_wait.as_millis()
+            ),
+        )),
+        Ok(Ok(Err(Refused::Failed(message)))) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message))
+        }
         Ok(Err(_)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the model's worker stopped; retry shortly",

@@ -1,9 +1,13 @@
 //! Micro-batching: requests for one model wait in a bounded queue; a thread of the model's own
-//! takes the first, gathers whatever else arrives within `max_wait` (up to `max_rows` rows), and
-//! runs each op once for all of them. One forward pass over 64 rows costs little more than one
-//! over a single row, so under concurrency this multiplies throughput; the wait bounds what it
-//! adds to latency. The thread keeps the model's compute off the async runtime's threads, and a
-//! full queue refuses at once (the caller answers 503) instead of letting latency grow.
+//! takes the first, gathers whatever else is queued or arrives within `max_wait` (up to
+//! `max_rows` rows), and runs each op once for all of them. One forward pass over 64 rows costs
+//! little more than one over a single row, so under concurrency this multiplies throughput: the
+//! requests that arrive during one pass make up the next. The thread keeps the model's compute
+//! off the async runtime's threads.
+//!
+//! Overload is refused rather than queued (the caller answers 503): at once when the queue is
+//! full, and when a request has waited longer than `max_queue_wait` by the time the thread takes
+//! it, so the requests that are accepted keep their latency whatever the offered load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +29,8 @@ pub struct Limits {
     pub max_wait: Duration,
     /// Requests waiting at most; past it, requests are refused.
     pub queue: usize,
+    /// A request that waited longer than this for the thread is refused, not computed.
+    pub max_queue_wait: Duration,
 }
 
 /// One request's rows and where its answer goes.
@@ -33,7 +39,18 @@ pub struct Job {
     /// Raw values, `rows × features`.
     pub values: Vec<f32>,
     pub rows: usize,
-    pub reply: oneshot::Sender<Result<Reply, String>>,
+    pub reply: oneshot::Sender<Result<Reply, Refused>>,
+    /// When it was queued.
+    pub queued: Instant,
+}
+
+/// Why a queued job got no output.
+#[derive(Debug)]
+pub enum Refused {
+    /// It waited past `max_queue_wait`: the model is overloaded.
+    Overloaded,
+    /// The model could not compute it (the message says why).
+    Failed(String),
 }
 
 /// A request's share of a batch's output.
@@ -87,13 +104,15 @@ impl Batcher {
 
     /// Queues a job, or refuses it at once when the queue is full.
     pub fn submit(&self, job: Job) -> Result<(), Overloaded> {
+        // Counted before it is sent, so the worker never takes a job it has not been told of.
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
         match self.sender.try_send(job) {
             Ok(()) => {
-                let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
                 self.metrics.queue_depth(&self.name, depth);
                 Ok(())
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
                 self.metrics.shed(&self.name);
                 Err(Overloaded)
             }
@@ -113,6 +132,9 @@ struct Worker {
 impl Worker {
     fn run(self) {
         while let Ok(first) = self.receiver.recv() {
+            let Some(first) = self.take(first) else {
+                continue;
+            };
             let mut rows = first.rows;
             let mut jobs = vec![first];
             let deadline = Instant::now() + self.limits.max_wait;
@@ -120,14 +142,14 @@ impl Worker {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match self.receiver.recv_timeout(left) {
                     Ok(job) => {
-                        rows += job.rows;
-                        jobs.push(job);
+                        if let Some(job) = self.take(job) {
+                            rows += job.rows;
+                            jobs.push(job);
+                        }
                     }
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
-            let depth = self.depth.fetch_sub(jobs.len(), Ordering::Relaxed) - jobs.len();
-            self.metrics.queue_depth(&self.name, depth);
             // Every job of the batch sees the same model, even if a reload lands meanwhile.
             let served = self.model.load_full();
             for op in [Op::Score, Op::Encode, Op::Reconstruct] {
@@ -140,6 +162,18 @@ impl Worker {
         }
     }
 
+    /// A job just taken from the queue, or `None` when it waited too long and was refused.
+    fn take(&self, job: Job) -> Option<Job> {
+        let depth = self.depth.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        self.metrics.queue_depth(&self.name, depth);
+        if job.queued.elapsed() <= self.limits.max_queue_wait {
+            return Some(job);
+        }
+        self.metrics.shed(&self.name);
+        let _ = job.reply.send(Err(Refused::Overloaded));
+        None
+    }
+
     /// One forward pass for all `jobs` (all of `op`), each answered with its own rows.
     fn run_batch(&self, op: Op, jobs: Vec<Job>, served: &Arc<Served>) {
         let features = served.features();
@@ -148,9 +182,9 @@ impl Worker {
             .into_iter()
             .partition(|j| j.values.len() == j.rows * features);
         for job in misfit {
-            let _ = job.reply.send(Err(format!(
+            let _ = job.reply.send(Err(Refused::Failed(format!(
                 "the model was reloaded and now takes rows of {features} values; send the request again"
-            )));
+            ))));
         }
         if fit.is_empty() {
             return;
@@ -166,7 +200,7 @@ impl Worker {
             Ok(output) => output,
             Err(e) => {
                 for job in fit {
-                    let _ = job.reply.send(Err(e.to_string()));
+                    let _ = job.reply.send(Err(Refused::Failed(e.to_string())));
                 }
                 return;
             }

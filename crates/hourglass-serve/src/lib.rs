@@ -39,6 +39,9 @@ pub struct Settings {
     pub max_wait: Duration,
     /// Requests waiting per model at most; more are refused with 503.
     pub queue: usize,
+    /// A request that waited longer than this in its model's queue is refused with 503 instead
+    /// of computed (by default its timeout: nobody waits for its answer any more).
+    pub max_queue_wait: Duration,
     /// Request bodies larger than this are refused with 413.
     pub body_limit: usize,
     /// Rows in one request at most (413 past it).
@@ -51,8 +54,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_batch_rows: 256,
-            max_wait: Duration::from_millis(2),
+            max_wait: Duration::ZERO,
             queue: 256,
+            max_queue_wait: Duration::from_secs(10),
             body_limit: 32 << 20,
             max_request_rows: 8192,
             timeout: Duration::from_secs(10),
@@ -93,6 +97,7 @@ impl App {
                 max_rows: settings.max_batch_rows,
                 max_wait: settings.max_wait,
                 queue: settings.queue,
+                max_queue_wait: settings.max_queue_wait,
             };
             let batcher = Batcher::start(&name, current.clone(), limits, metrics.clone());
             slots.insert(

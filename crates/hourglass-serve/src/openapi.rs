@@ -111,6 +111,7 @@ pub fn document() -> Value {
                 "type": "object",
                 "description": "Either instances (rows of numbers; images flattened) or rows (objects keyed by the model's column names).",
                 "additionalProperties": false,
+                "oneOf": [{ "required": ["instances"] }, { "required": ["rows"] }],
                 "properties": {
                     "instances": { "type": "array", "items": { "type": "array", "items": { "type": "number" } } },
                     "rows": { "type": "array", "items": { "type": "object" } }

@@ -129,6 +129,16 @@ impl Server {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
     }
+
+    /// A counter's value; 0 when it has no line yet (a label set is listed once counted).
+    fn count(&self, prefix: &str) -> f64 {
+        let text = self.get("/metrics").body;
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .map_or(0.0, |line| {
+                line.rsplit(' ').next().unwrap().parse().unwrap()
+            })
+    }
 }
 
 impl Drop for Server {
@@ -391,6 +401,8 @@ fn a_full_queue_sheds_with_503_and_retry_after() {
         queue: 1,
         max_batch_rows: 1,
         max_wait: Duration::ZERO,
+        // Only the full queue sheds here.
+        max_queue_wait: Duration::from_secs(60),
         ..Settings::default()
     };
     let server = Server::start(&model_file(1), settings);
@@ -428,6 +440,35 @@ fn a_full_queue_sheds_with_503_and_retry_after() {
         assert!(answer.error().contains("overloaded"), "{}", answer.body);
     }
     assert!(server.metric("hourglass_shed_total{model=\"cardio\"}") >= 1.0);
+}
+
+#[test]
+fn a_request_that_waited_too_long_in_the_queue_is_refused_not_computed() {
+    // No wait is short enough for a budget of zero: every request is refused, as a request that
+    // waited past the budget under overload is.
+    let settings = Settings {
+        max_queue_wait: Duration::ZERO,
+        ..Settings::default()
+    };
+    let server = Server::start(&model_file(1), settings);
+    let body = json!({ "instances": rows(&cardio(), 0..3) });
+    let answer = server.post("/v1/models/cardio/score", &body);
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(
+        answer.headers.contains("retry-after: 1"),
+        "{}",
+        answer.headers
+    );
+    assert!(
+        answer.error().contains("waited over 0 ms"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(server.metric("hourglass_shed_total{model=\"cardio\"}"), 1.0);
+    assert_eq!(
+        server.count("hourglass_forward_passes_total{model=\"cardio\"}"),
+        0.0
+    );
 }
 
 #[test]

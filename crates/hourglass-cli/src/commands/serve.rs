@@ -17,12 +17,18 @@ pub struct Args {
     /// Rows in one forward pass at most (concurrent requests are gathered up to it).
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
-    /// Milliseconds a request waits for others to share its forward pass.
-    #[arg(long, default_value_t = 2.0)]
+    /// Milliseconds a request waits for others to share its forward pass (0: batch only what
+    /// queued while the previous pass ran).
+    #[arg(long, default_value_t = 0.0)]
     max_wait_ms: f64,
     /// Requests waiting per model at most; more are answered 503 at once.
     #[arg(long, default_value_t = 256)]
     queue: usize,
+    /// Milliseconds a request may wait in its model's queue; one that waited longer is answered
+    /// 503 instead of computed, a latency bound for the accepted requests [default: the
+    /// timeout, so that no work is spent on answers nobody waits for].
+    #[arg(long)]
+    max_queue_ms: Option<f64>,
     /// Milliseconds before an unanswered request gets 503.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
@@ -40,6 +46,10 @@ pub fn run(args: Args) -> Result<()> {
     if !(args.max_wait_ms.is_finite() && (0.0..=1000.0).contains(&args.max_wait_ms)) {
         bail!("--max-wait-ms must be between 0 and 1000");
     }
+    let max_queue_ms = args.max_queue_ms.unwrap_or(args.timeout_ms as f64);
+    if !(max_queue_ms.is_finite() && (0.0..=600_000.0).contains(&max_queue_ms)) {
+        bail!("--max-queue-ms must be between 0 and 600000");
+    }
     if args.max_batch == 0 || args.queue == 0 || args.timeout_ms == 0 || args.body_limit_mb == 0 {
         bail!("--max-batch, --queue, --timeout-ms and --body-limit-mb must be at least 1");
     }
@@ -47,6 +57,7 @@ pub fn run(args: Args) -> Result<()> {
         max_batch_rows: args.max_batch,
         max_wait: Duration::from_secs_f64(args.max_wait_ms / 1e3),
         queue: args.queue,
+        max_queue_wait: Duration::from_secs_f64(max_queue_ms / 1e3),
         timeout: Duration::from_millis(args.timeout_ms),
         body_limit: args.body_limit_mb.saturating_mul(1 << 20),
         ..hourglass_serve::Settings::default()
