@@ -50,8 +50,15 @@ type Attempt = std::result::Result<Option<(Vec<f32>, Vec<usize>)>, ReadNpyError>
 /// The values as f32 and the shape. Integer arrays are read too: labels saved from NumPy are
 /// int64 by default, images often uint8.
 fn read_any(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>)> {
-    check_header_form(path, bytes)?;
-    check_declared_size(path, bytes)?;
+    if let Some((start, end)) = header(bytes) {
+        check_header_form(path, &bytes[start..end])?;
+        check_declared_size(
+            path,
+            bytes,
+            end,
+            &String::from_utf8_lossy(&bytes[start..end]),
+        )?;
+    }
     let read = || -> Attempt {
         if let Some(found) = try_read::<f32>(bytes, |v| v)? {
             return Ok(Some(found));
@@ -102,10 +109,7 @@ const MAX_HEADER_BYTES: usize = 10_000;
 /// Refuses a header that is too long or nested deeper than a plain array's dict holding a shape
 /// tuple, before the header parser sees it: that parser backtracks, and takes seconds per
 /// input on a few hundred nested brackets (found by fuzzing).
-fn check_header_form(path: &Path, bytes: &[u8]) -> Result<()> {
-    let Some((_, header)) = header(bytes) else {
-        return Ok(());
-    };
+fn check_header_form(path: &Path, header: &[u8]) -> Result<()> {
     if header.len() > MAX_HEADER_BYTES {
         return Err(Error::format(
             path,
@@ -116,10 +120,10 @@ fn check_header_form(path: &Path, bytes: &[u8]) -> Result<()> {
         ));
     }
     let mut depth = 0usize;
-    for c in header.chars() {
+    for c in header {
         match c {
-            '{' | '[' | '(' => depth += 1,
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
             _ => {}
         }
         if depth > 3 {
@@ -135,11 +139,8 @@ fn check_header_form(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Refuses a header whose shape and element size do not add up to the bytes that follow it,
 /// before anything is allocated for it (a 1 KB file claiming 10^11 rows would otherwise abort
 /// the process). Headers it cannot parse are left to the reader, which names the problem.
-fn check_declared_size(path: &Path, bytes: &[u8]) -> Result<()> {
-    let Some((header_end, header)) = header(bytes) else {
-        return Ok(());
-    };
-    let (Some(descr), Some(shape)) = (descriptor(bytes), shape(&header)) else {
+fn check_declared_size(path: &Path, bytes: &[u8], header_end: usize, header: &str) -> Result<()> {
+    let (Some(descr), Some(shape)) = (descriptor(bytes), shape(header)) else {
         return Ok(());
     };
     let Some(size) = descr
@@ -165,8 +166,8 @@ fn check_declared_size(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Where an `.npy` header ends, and its text (format versions 1 to 3).
-fn header(bytes: &[u8]) -> Option<(usize, String)> {
+/// Where an `.npy` header's text starts and ends (format versions 1 to 3).
+fn header(bytes: &[u8]) -> Option<(usize, usize)> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return None;
     }
@@ -179,10 +180,7 @@ fn header(bytes: &[u8]) -> Option<(usize, String)> {
         _ => return None,
     };
     let end = start.checked_add(len).filter(|&e| e <= bytes.len())?;
-    Some((
-        end,
-        String::from_utf8_lossy(&bytes[start..end]).into_owned(),
-    ))
+    Some((start, end))
 }
 
 /// The `shape` tuple of an `.npy` header.
