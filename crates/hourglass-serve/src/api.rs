@@ -276,7 +276,7 @@ async fn compute(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "model {name} is overloaded (the request waited over {} ms in its queue); retry shortly",
-                app.settings.max_queue_wait.as_millis()
+                app.settings.queue_wait().as_millis()
             ),
         )),
         Ok(Ok(Err(Refused::Failed(message)))) => {

@@ -40,8 +40,8 @@ pub struct Settings {
     /// Requests waiting per model at most; more are refused with 503.
     pub queue: usize,
     /// A request that waited longer than this in its model's queue is refused with 503 instead
-    /// of computed (by default its timeout: nobody waits for its answer any more).
-    pub max_queue_wait: Duration,
+    /// of computed; `None` is the timeout (nobody waits for the answer any more).
+    pub max_queue_wait: Option<Duration>,
     /// Request bodies larger than this are refused with 413.
     pub body_limit: usize,
     /// Rows in one request at most (413 past it).
@@ -50,13 +50,20 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
+impl Settings {
+    /// How long a request may wait in its model's queue.
+    pub fn queue_wait(&self) -> Duration {
+        self.max_queue_wait.unwrap_or(self.timeout)
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_batch_rows: 256,
             max_wait: Duration::ZERO,
             queue: 256,
-            max_queue_wait: Duration::from_secs(10),
+            max_queue_wait: None,
             body_limit: 32 << 20,
             max_request_rows: 8192,
             timeout: Duration::from_secs(10),
@@ -97,7 +104,7 @@ impl App {
                 max_rows: settings.max_batch_rows,
                 max_wait: settings.max_wait,
                 queue: settings.queue,
-                max_queue_wait: settings.max_queue_wait,
+                max_queue_wait: settings.queue_wait(),
             };
             let batcher = Batcher::start(&name, current.clone(), limits, metrics.clone());
             slots.insert(

@@ -122,21 +122,25 @@ impl Server {
 
     /// The value of an unlabelled-by-status metric line that starts with `prefix`.
     fn metric(&self, prefix: &str) -> f64 {
-        let text = self.get("/metrics").body;
-        text.lines()
-            .find(|line| line.starts_with(prefix))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
+        self.find_metric(prefix)
+            .unwrap_or_else(|| panic!("no metric {prefix} in:\n{}", self.get("/metrics").body))
     }
 
     /// A counter's value; 0 when it has no line yet (a label set is listed once counted).
     fn count(&self, prefix: &str) -> f64 {
+        self.find_metric(prefix).unwrap_or(0.0)
+    }
+
+    /// The value on the first `/metrics` line that starts with `prefix`.
+    fn find_metric(&self, prefix: &str) -> Option<f64> {
         let text = self.get("/metrics").body;
         text.lines()
             .find(|line| line.starts_with(prefix))
-            .map_or(0.0, |line| {
-                line.rsplit(' ').next().unwrap().parse().unwrap()
+            .map(|line| {
+                line.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("unreadable metric line: {line}"))
             })
     }
 }
@@ -402,7 +406,7 @@ fn a_full_queue_sheds_with_503_and_retry_after() {
         max_batch_rows: 1,
         max_wait: Duration::ZERO,
         // Only the full queue sheds here.
-        max_queue_wait: Duration::from_secs(60),
+        max_queue_wait: Some(Duration::from_secs(60)),
         ..Settings::default()
     };
     let server = Server::start(&model_file(1), settings);
@@ -447,7 +451,7 @@ fn a_request_that_waited_too_long_in_the_queue_is_refused_not_computed() {
     // No wait is short enough for a budget of zero: every request is refused, as a request that
     // waited past the budget under overload is.
     let settings = Settings {
-        max_queue_wait: Duration::ZERO,
+        max_queue_wait: Some(Duration::ZERO),
         ..Settings::default()
     };
     let server = Server::start(&model_file(1), settings);

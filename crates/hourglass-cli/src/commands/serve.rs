@@ -46,8 +46,9 @@ pub fn run(args: Args) -> Result<()> {
     if !(args.max_wait_ms.is_finite() && (0.0..=1000.0).contains(&args.max_wait_ms)) {
         bail!("--max-wait-ms must be between 0 and 1000");
     }
-    let max_queue_ms = args.max_queue_ms.unwrap_or(args.timeout_ms as f64);
-    if !(max_queue_ms.is_finite() && (0.0..=600_000.0).contains(&max_queue_ms)) {
+    if let Some(ms) = args.max_queue_ms
+        && !(ms.is_finite() && (0.0..=600_000.0).contains(&ms))
+    {
         bail!("--max-queue-ms must be between 0 and 600000");
     }
     if args.max_batch == 0 || args.queue == 0 || args.timeout_ms == 0 || args.body_limit_mb == 0 {
@@ -57,7 +58,9 @@ pub fn run(args: Args) -> Result<()> {
         max_batch_rows: args.max_batch,
         max_wait: Duration::from_secs_f64(args.max_wait_ms / 1e3),
         queue: args.queue,
-        max_queue_wait: Duration::from_secs_f64(max_queue_ms / 1e3),
+        max_queue_wait: args
+            .max_queue_ms
+            .map(|ms| Duration::from_secs_f64(ms / 1e3)),
         timeout: Duration::from_millis(args.timeout_ms),
         body_limit: args.body_limit_mb.saturating_mul(1 << 20),
         ..hourglass_serve::Settings::default()
