@@ -96,14 +96,15 @@ impl Conv1dNet {
             ops::conv1d,
         );
         let flat = self.head.with_class(x.flatten(1, 2), class);
-        self.head.split_code(self.encoder_latent.forward(flat))
+        self.head
+            .split_code(ops::linear(&self.encoder_latent, flat, false))
     }
 
     /// The decoder's last pre-activations, flattened to rows.
     pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, _] = z.dims();
         let [c, length] = self.bottleneck;
-        let x = self.decoder_latent.forward(self.head.with_class(z, class));
+        let x = ops::linear(&self.decoder_latent, self.head.with_class(z, class), false);
         let x: Tensor<3> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, length]);
         let x = layers::conv_stack(

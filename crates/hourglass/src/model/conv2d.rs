@@ -108,7 +108,7 @@ impl Conv2dNet {
         );
         // A conditional model's class joins at the code layer, after the convolutions.
         let flat = self.head.with_class(x.flatten(1, 3), class);
-        let raw = self.encoder_latent.forward(flat);
+        let raw = ops::linear(&self.encoder_latent, flat, false);
         self.head.split_code(raw)
     }
 
@@ -116,7 +116,7 @@ impl Conv2dNet {
     pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, _] = z.dims();
         let [c, h, w] = self.bottleneck;
-        let x = self.decoder_latent.forward(self.head.with_class(z, class));
+        let x = ops::linear(&self.decoder_latent, self.head.with_class(z, class), false);
         let x: Tensor<4> =
             layers::hidden(x, self.head.activation, &self.dropout).reshape([batch, c, h, w]);
         let x = layers::conv_stack(

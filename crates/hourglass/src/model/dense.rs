@@ -5,8 +5,9 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::config::{ModelConfig, OutputActivation};
+use super::config::{Activation, ModelConfig, OutputActivation};
 use super::layers::{self, Head};
+use crate::ops;
 
 #[derive(Module, Debug)]
 pub struct DenseNet {
@@ -68,13 +69,20 @@ impl DenseNet {
         self.head.output
     }
 
-    /// Applies a stack of layers with the activation between them, none after the last.
+    /// Applies a stack of layers with the activation between them, none after the last. A ReLU
+    /// is fused into the layer itself (see `crate::ops::linear`).
     fn run(&self, layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
         let last = layers.len() - 1;
+        let fuse = self.head.activation == Activation::Relu;
         for (i, layer) in layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = layers::hidden(x, self.head.activation, &self.dropout);
+            let hidden = i < last;
+            x = ops::linear(layer, x, hidden && fuse);
+            if hidden {
+                x = if fuse {
+                    self.dropout.forward(x)
+                } else {
+                    layers::hidden(x, self.head.activation, &self.dropout)
+                };
             }
         }
         x

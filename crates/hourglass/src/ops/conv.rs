@@ -202,7 +202,7 @@ fn transposed_windows(x: &Shape, weight: &Shape, options: &ConvTransposeOptions<
 }
 
 /// A contiguous f32 view of a flex tensor (copied only if it is strided or offset).
-fn values(t: &FlexTensor) -> FlexTensor {
+pub(super) fn values(t: &FlexTensor) -> FlexTensor {
     if t.is_contiguous() && t.layout().start_offset() == 0 {
         t.clone()
     } else {
@@ -210,11 +210,11 @@ fn values(t: &FlexTensor) -> FlexTensor {
     }
 }
 
-fn floats(t: &FlexTensor) -> &[f32] {
+pub(super) fn floats(t: &FlexTensor) -> &[f32] {
     &t.storage::<f32>()[..t.layout().num_elements()]
 }
 
-fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+pub(super) fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(values),
         Layout::contiguous(shape),

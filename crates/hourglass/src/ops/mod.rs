@@ -4,7 +4,9 @@
 
 pub mod conv;
 mod conv_cpu;
+pub mod linear;
 pub mod sigmoid;
 
 pub use conv::{conv_transpose1d, conv_transpose2d, conv1d, conv2d};
+pub use linear::linear;
 pub use sigmoid::sigmoid;
