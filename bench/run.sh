@@ -2,17 +2,19 @@
 # Side-by-side speed benchmark: hourglass (Burn flex) against PyTorch on the same CPU, same data,
 # same models. Alternates the two implementations, then prints a table and one line per figure:
 #   RATIO <model> <train|infer-b1|infer-b64|infer-b1024|rss|mse> <PyTorch cost / hourglass cost>
-# (above 1 means hourglass is better). Usage: bench/run.sh [--quick] [--threads N]
+# (above 1 means hourglass is better). Usage: bench/run.sh [--quick] [--threads N] [--models "dense vae"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
 threads=$(nproc)
+models="dense conv2d vae conv1d"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --threads) threads="$2"; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--threads N]" >&2; exit 2 ;;
+        --models) models="$2"; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--threads N] [--models \"dense vae\"]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -38,7 +40,6 @@ for line in sys.stdin:
         print(m["executable"])')
 
 results=$(mktemp)
-models="dense conv2d vae conv1d"
 for model in $models; do
     for round in $(seq "$rounds"); do
         echo "round $round/$rounds: $model" >&2
