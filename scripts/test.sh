@@ -28,7 +28,10 @@ fi
 stage "set-up"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-stage "fmt and clippy"
+# The wheel's build below must ask for the same crate features as the test build, or it compiles
+# Burn a second time (about 10 minutes of CI).
+bash scripts/check-features.sh
+stage "fmt, clippy and features"
 # Every test, with the GPU feature built in so that one build serves all of them: the wgpu test
 # runs the GPU path against the CPU one on lavapipe (cubecl skips software adapters unless told
 # to take one); every other test runs on the CPU as without the feature.
@@ -36,9 +39,8 @@ XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu \
     cargo test --release --workspace --features hourglass-cli/wgpu
 stage "cargo test (with the wgpu test)"
 # The Python package as users build it: wheel built by maturin, pytest suite
-# (scripts/test-python.sh). It compiles Burn again (maturin's build does not reuse the one above:
-# BENCHMARKS.md, CI section).
-bash scripts/test-python.sh
+# (scripts/test-python.sh). With the same features as the build above, it reuses that build.
+bash scripts/test-python.sh --features wgpu
 stage "python wheel and tests"
 # Every reader fuzzed briefly, so a regression shows (long runs: BENCHMARKS.md).
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
