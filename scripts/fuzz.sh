@@ -2,7 +2,8 @@
 # Runs every fuzz target for SECONDS (default 30) from a copy of its committed corpus, with
 # libFuzzer's RSS limit at 1 GiB: a panic, a timeout or memory past the limit fails. Built without a
 # sanitizer (hourglass is safe Rust; ASan would triple the build time) but with overflow checks.
-# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
+# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]; FUZZ_DEV=1 builds without optimisation
+# (a shorter build, fewer executions: enough for CI's smoke, not for long runs).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-30}"
@@ -13,13 +14,15 @@ targets=("$@")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 target_dir="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}-fuzz"
+mode=()
+[ "${FUZZ_DEV:-0}" = 1 ] && mode=(--dev)
 
-cargo +nightly fuzz build -s none -a --target-dir "$target_dir"
+cargo +nightly fuzz build "${mode[@]}" -s none -a --target-dir "$target_dir"
 for t in "${targets[@]}"; do
     work="$(mktemp -d)"
     cp -r "corpus/$t/." "$work/"
     status=0
-    cargo +nightly fuzz run -s none -a --target-dir "$target_dir" "$t" "$work" -- \
+    cargo +nightly fuzz run "${mode[@]}" -s none -a --target-dir "$target_dir" "$t" "$work" -- \
         -rss_limit_mb=1024 -timeout=10 -max_total_time="$seconds" \
         -print_final_stats=1 >"$work.log" 2>&1 || status=$?
     runs=$(grep -o "stat::number_of_executed_units: *[0-9]*" "$work.log" | grep -o "[0-9]*$" || echo "?")
