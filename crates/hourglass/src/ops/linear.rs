@@ -83,7 +83,7 @@ impl<B: Backend + FastLinear, C: CheckpointStrategy> FastLinear for Autodiff<B, 
 /// row-major; the result is `[m, n]`.
 pub fn forward(x: &[f32], w: &[f32], b: &[f32], k: usize, relu: bool) -> Vec<f32> {
     let n = b.len();
-    let m = if k == 0 { 0 } else { x.len() / k };
+    let m = x.len().checked_div(k).unwrap_or(0);
     let mut out = vec![0.0; m * n];
     if m == 0 || n == 0 {
         return out;
