@@ -1187,3 +1187,153 @@ fn serve_answers_over_http_and_stops_cleanly_on_sigterm() {
         "{log}"
     );
 }
+
+#[test]
+fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
+    use arrow_array::cast::AsArray;
+    use hourglass::data::table::{self, Column};
+    use std::sync::Arc;
+
+    let dir = scratch("parquet");
+    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
+    let options = hourglass::data::LoadOptions {
+        label_column: Some("anomaly".into()),
+        ..Default::default()
+    };
+    let rows = hourglass::data::load(&cardio, &options).unwrap();
+    let (n, d) = (rows.len(), rows.shape.features());
+    // As a data lake holds it: a text key first, the measurements as doubles, the label last.
+    let mut columns = vec![Column::new(
+        "id",
+        Arc::new(arrow_array::StringArray::from_iter_values(
+            (0..n).map(|i| format!("tx-{i}")),
+        )),
+    )];
+    for (j, name) in rows.columns.as_ref().unwrap().iter().enumerate() {
+        let values = (0..n).map(|i| f64::from(rows.values[i * d + j]));
+        columns.push(Column::new(
+            name.clone(),
+            Arc::new(arrow_array::Float64Array::from_iter_values(values)),
+        ));
+    }
+    let labels = rows.labels.as_ref().unwrap().iter().map(|&l| i64::from(l));
+    columns.push(Column::new(
+        "anomaly",
+        Arc::new(arrow_array::Int64Array::from_iter_values(labels)),
+    ));
+    let data = dir.join("cardio.parquet");
+    table::write_parquet(&data, &columns).unwrap();
+
+    let model = dir.join("m.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&data),
+        "--label-column",
+        "anomaly",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The text key is not a feature: the same 21 columns as from the CSV.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("21 columns → 3 → 21 columns"));
+
+    let scores = dir.join("scores.parquet");
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--label-column",
+        "anomaly",
+        "--normal-class",
+        "0",
+        "--keep-columns",
+        "id",
+        "--out",
+        s(&scores),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
+    let written =
+        table::read_columns(&scores, &["id".into(), "score".into(), "flagged".into()]).unwrap();
+    assert_eq!(written[0].array.len(), n);
+    assert_eq!(
+        written[0].array.as_string::<i32>().value(n - 1),
+        format!("tx-{}", n - 1)
+    );
+    let flagged = written[2].array.as_boolean().true_count();
+    assert_eq!(
+        flagged as u64,
+        report["flagged"].as_u64().unwrap(),
+        "{report}"
+    );
+
+    let codes = dir.join("codes.parquet");
+    let out = hourglass(&[
+        "encode",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--label-column",
+        "anomaly",
+        "--with-labels",
+        "--keep-columns",
+        "id",
+        "--out",
+        s(&codes),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = table::read_columns(
+        &codes,
+        &["z0".into(), "z2".into(), "label".into(), "id".into()],
+    )
+    .unwrap();
+    assert!(written.iter().all(|c| c.array.len() == n));
+
+    // Carrying a column into CSV, or from a CSV, is refused in one line.
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--label-column",
+        "anomaly",
+        "--keep-columns",
+        "id",
+        "--out",
+        s(&dir.join("s.csv")),
+    ]);
+    assert_clean_failure(&out, ".parquet outputs only");
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&cardio),
+        "--label-column",
+        "anomaly",
+        "--keep-columns",
+        "id",
+        "--out",
+        s(&dir.join("s.parquet")),
+    ]);
+    assert_clean_failure(&out, "not a Parquet or Arrow table");
+}

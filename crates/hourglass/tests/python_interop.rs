@@ -64,7 +64,7 @@ fn pandas_reads_exported_latent_codes_with_their_header() {
     let dir = common::scratch("pandas");
     let path = dir.join("codes.csv");
     let latents = [0.5f32, -1.25, 3.0, 0.0, 2.5, -0.75];
-    hourglass::tasks::export::write_latents(&path, &latents, 2, Some(&[3, 7, 1])).unwrap();
+    hourglass::tasks::export::write_latents(&path, &latents, 2, Some(&[3, 7, 1]), &[]).unwrap();
     let script = r#"
 import sys, pandas
 frame = pandas.read_csv(sys.argv[1])

@@ -28,15 +28,20 @@ use hourglass::device::{Backend, Device};
 /// Where the data comes from.
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
-    /// A data file (IDX[.gz], .csv, .npy) or a directory holding MNIST-style IDX files.
+    /// A data file (IDX[.gz], .csv, .npy, .parquet, .arrow) or a directory holding MNIST-style
+    /// IDX files or Parquet/Arrow part files.
     #[arg(long)]
     pub data: PathBuf,
     /// Labels, when they are not beside the data (IDX, NPY or one-column CSV).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// CSV: the label column, by header name or 0-based index.
+    /// CSV, Parquet, Arrow: the label column, by header name or 0-based index.
     #[arg(long)]
     pub label_column: Option<String>,
+    /// Parquet, Arrow: the feature columns, by name, comma-separated [default: every numeric
+    /// column but the label's; for a trained model, the columns it was trained on].
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// For a directory holding both IDX splits: which to read.
     #[arg(long, value_parser = parse_split)]
     pub split: Option<Split>,
@@ -44,13 +49,57 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn load(&self, prefer_split: Option<Split>) -> Result<Dataset> {
+        self.load_columns(prefer_split, self.columns.clone())
+    }
+
+    /// Loads the data for a trained model: from a Parquet or Arrow table, the columns the model
+    /// was trained on unless `--columns` says otherwise.
+    pub fn load_for(&self, model: &TrainedModel) -> Result<Dataset> {
+        let columns = match &self.columns {
+            Some(columns) => Some(columns.clone()),
+            None if data::table::is_table(&self.data) => model.columns.clone(),
+            None => None,
+        };
+        self.load_columns(None, columns)
+    }
+
+    fn load_columns(
+        &self,
+        prefer_split: Option<Split>,
+        columns: Option<Vec<String>>,
+    ) -> Result<Dataset> {
         let options = LoadOptions {
             labels: self.labels.clone(),
             label_column: self.label_column.clone(),
+            columns,
             split: self.split,
             prefer_split,
         };
         Ok(data::load(&self.data, &options)?)
+    }
+
+    /// Columns of a Parquet or Arrow input, to carry into a Parquet output (`--keep-columns`).
+    pub fn kept_columns(
+        &self,
+        names: &[String],
+        out: &std::path::Path,
+    ) -> Result<Vec<data::table::Column>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !matches!(data::extension(out).as_str(), "parquet" | "pq") {
+            anyhow::bail!(
+                "{}: columns of the input are carried into .parquet outputs only (--keep-columns)",
+                out.display()
+            );
+        }
+        if !data::table::is_table(&self.data) {
+            anyhow::bail!(
+                "--keep-columns: {} is not a Parquet or Arrow table",
+                self.data.display()
+            );
+        }
+        Ok(data::table::read_columns(&self.data, names)?)
     }
 }
 
@@ -123,7 +172,7 @@ impl ModelOnData {
     )> {
         let device = self.device.device.device()?;
         let model = TrainedModel::load(&self.model, &device)?;
-        let raw = self.data.load(None)?;
+        let raw = self.data.load_for(&model)?;
         let steps = model
             .config
             .cuts_windows(&raw)

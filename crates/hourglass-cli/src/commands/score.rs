@@ -47,6 +47,10 @@ pub struct Args {
     /// Print the report as JSON (with, for tables, the top flagged rows and their columns).
     #[arg(long)]
     pub json: bool,
+    /// Parquet/Arrow input and .parquet output: input columns to carry along (e.g. an id),
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub keep_columns: Vec<String>,
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
@@ -62,6 +66,10 @@ pub fn run(args: Args) -> Result<()> {
     super::refuse_input_as_output(&args.input.data.data, &args.out)?;
     super::refuse_input_as_output(&args.input.model, &args.out)?;
     let (model, data, device, series_steps) = args.input.load_series_aware()?;
+    let keep = args
+        .input
+        .data
+        .kept_columns(&args.keep_columns, &args.out)?;
     model.check_complete(&data, &args.input.data.data)?;
     let truth: Option<Vec<bool>> = match (args.normal_class, &data.labels) {
         (Some(normal), Some(labels)) => Some(labels.iter().map(|&l| l != normal).collect()),
@@ -116,7 +124,15 @@ pub fn run(args: Args) -> Result<()> {
             })
             .collect();
         let explain = (channels > 1).then_some((&names[..], &per_step[..]));
-        export::write_scores(&args.out, &points, threshold.value, None, None, explain)?;
+        export::write_scores(
+            &args.out,
+            &points,
+            threshold.value,
+            None,
+            None,
+            explain,
+            &keep,
+        )?;
         let flagged = points
             .iter()
             .filter(|&&s| s as f64 > threshold.value)
@@ -142,6 +158,7 @@ pub fn run(args: Args) -> Result<()> {
         columns
             .as_deref()
             .map(|names| (names, &scores.per_feature[..])),
+        &keep,
     )?;
     if let Some(plot) = &args.plot {
         let title = match args.normal_class {

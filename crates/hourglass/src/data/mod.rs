@@ -7,6 +7,7 @@ pub mod labels;
 pub mod noise;
 pub mod npy;
 pub mod scaling;
+pub mod table;
 pub mod window;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +30,11 @@ pub enum Split {
 pub struct LoadOptions {
     /// A file of labels, when they are not next to the data (IDX) or inside it (CSV).
     pub labels: Option<PathBuf>,
-    /// CSV: the column that holds the label (a header name or a 0-based index).
+    /// CSV, Parquet, Arrow: the column that holds the label (a header name or a 0-based index).
     pub label_column: Option<String>,
+    /// Parquet, Arrow: the feature columns by name (default: every numeric column but the
+    /// label's).
+    pub columns: Option<Vec<String>>,
     /// For a directory of IDX files: the split that must be read.
     pub split: Option<Split>,
     /// Without `split`: the split to read when the directory has both (the test split if
@@ -38,12 +42,26 @@ pub struct LoadOptions {
     pub prefer_split: Option<Split>,
 }
 
-/// Loads a data set from a file or a directory of IDX files, choosing the reader by extension.
+/// Loads a data set from a file, or a directory of IDX or table files, choosing the reader by
+/// extension.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     if !path.exists() {
         return Err(Error::format(path, "no such file or directory"));
     }
-    let mut dataset = if path.is_dir() {
+    let is_table = table::is_table(path);
+    if options.columns.is_some() && !is_table {
+        return Err(Error::format(
+            path,
+            "columns are chosen by name in Parquet and Arrow tables only",
+        ));
+    }
+    let mut dataset = if is_table {
+        let selection = table::Selection {
+            columns: options.columns.as_deref(),
+            label_column: options.label_column.as_deref(),
+        };
+        table::read(path, selection)?
+    } else if path.is_dir() {
         let (images, labels) = idx::find_in_directory(path, options.split, options.prefer_split)?;
         let mut dataset = idx::read_images(&images)?;
         if options.labels.is_none()
@@ -88,7 +106,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
 }
 
 /// The lower-case extension, looking through a trailing `.gz`.
-pub(crate) fn extension(path: &Path) -> String {
+pub fn extension(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())

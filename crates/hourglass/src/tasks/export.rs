@@ -1,23 +1,44 @@
-//! Reading and writing what the codec produces: latent codes as CSV/NPY for other tools, decoded
-//! samples as NPY (original units) or PNG.
+//! Reading and writing what the codec produces: latent codes as CSV/NPY/Parquet for other tools,
+//! decoded samples as NPY (original units) or PNG, anomaly scores as CSV or Parquet.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{BooleanArray, Float32Array, StringArray, UInt32Array, UInt64Array};
 
 use crate::artifact::TrainedModel;
+use crate::data::table::{self, Column};
 use crate::data::{self, npy};
 use crate::error::{Error, Result};
 use crate::plot::grid;
 
-/// Writes `n × width` latent codes: CSV with a header (`z0,z1,…[,label]`) or NPY.
+/// Writes `n × width` latent codes: CSV with a header (`z0,z1,…[,label]`), NPY, or Parquet (the
+/// same columns, then the input's columns in `keep`, one value per row).
 pub fn write_latents(
     path: &Path,
     latents: &[f32],
     width: usize,
     labels: Option<&[u32]>,
+    keep: &[Column],
 ) -> Result<()> {
     let n = latents.len() / width;
-    match data::extension(path).as_str() {
+    let extension = data::extension(path);
+    refuse_kept_columns(path, &extension, keep)?;
+    match extension.as_str() {
+        "parquet" | "pq" => {
+            let mut columns: Vec<Column> = (0..width)
+                .map(|j| Column::new(format!("z{j}"), strided(latents, j, width)))
+                .collect();
+            if let Some(labels) = labels {
+                columns.push(Column::new(
+                    "label",
+                    Arc::new(UInt32Array::from(labels.to_vec())),
+                ));
+            }
+            columns.extend(keep.iter().cloned());
+            table::write_parquet(path, &columns)
+        }
         "npy" => {
             if labels.is_some() {
                 return Err(Error::invalid(
@@ -43,7 +64,7 @@ pub fn write_latents(
         }),
         other => Err(Error::format(
             path,
-            format!("cannot write latent codes as .{other} (use .csv or .npy)"),
+            format!("cannot write latent codes as .{other} (use .csv, .npy or .parquet)"),
         )),
     }
 }
@@ -53,6 +74,8 @@ pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
     let options = data::LoadOptions {
         label_column: (data::extension(path) == "csv" && csv_has_label(path))
             .then(|| "label".into()),
+        // A Parquet file of codes may carry a label and kept columns: read the codes only.
+        columns: table::is_table(path).then(|| (0..width).map(|j| format!("z{j}")).collect()),
         ..Default::default()
     };
     let codes = data::load(path, &options)?;
@@ -123,7 +146,8 @@ pub fn write_samples(path: &Path, model: &TrainedModel, mut scaled: Vec<f32>) ->
 /// Writes anomaly scores as CSV: `index,score,flagged[,label][,error_0,…][,top_columns]`, the
 /// per-feature squared errors when `per_feature` is given (`n × width`), and with `explain` (a
 /// table's column names and squared errors) the columns that contribute most to each
-/// flagged row, separated by `;`.
+/// flagged row, separated by `;`. A `.parquet` path gets the same columns as Parquet, then the
+/// input's columns in `keep`.
 pub fn write_scores(
     path: &Path,
     scores: &[f32],
@@ -131,7 +155,55 @@ pub fn write_scores(
     labels: Option<&[u32]>,
     per_feature: Option<(&[f32], usize)>,
     explain: Option<(&[String], &[f32])>,
+    keep: &[Column],
 ) -> Result<()> {
+    let extension = data::extension(path);
+    refuse_kept_columns(path, &extension, keep)?;
+    let flagged = |score: f32| score as f64 > threshold;
+    let top_columns = |i: usize| -> Option<Vec<String>> {
+        let (names, errors) = explain?;
+        let d = names.len();
+        flagged(scores[i]).then(|| {
+            crate::tasks::anomaly::top_columns(&errors[i * d..(i + 1) * d], names)
+                .iter()
+                .map(|c| c.column.replace([',', ';', '"', '\n'], " "))
+                .collect()
+        })
+    };
+    if extension == "parquet" || extension == "pq" {
+        let mut columns = vec![
+            Column::new(
+                "index",
+                Arc::new(UInt64Array::from_iter_values(0..scores.len() as u64)),
+            ),
+            Column::new("score", Arc::new(Float32Array::from(scores.to_vec()))),
+            Column::new(
+                "flagged",
+                Arc::new(BooleanArray::from(
+                    scores.iter().map(|&s| flagged(s)).collect::<Vec<_>>(),
+                )),
+            ),
+        ];
+        if let Some(labels) = labels {
+            columns.push(Column::new(
+                "label",
+                Arc::new(UInt32Array::from(labels.to_vec())),
+            ));
+        }
+        if let Some((errors, width)) = per_feature {
+            columns.extend(
+                (0..width).map(|j| Column::new(format!("error_{j}"), strided(errors, j, width))),
+            );
+        }
+        if explain.is_some() {
+            let cells: StringArray = (0..scores.len())
+                .map(|i| top_columns(i).map(|t| t.join(";")))
+                .collect();
+            columns.push(Column::new("top_columns", Arc::new(cells)));
+        }
+        columns.extend(keep.iter().cloned());
+        return table::write_parquet(path, &columns);
+    }
     crate::fsutil::write_atomic_with(path, |w| {
         let mut header = vec!["index".to_string(), "score".into(), "flagged".into()];
         if labels.is_some() {
@@ -145,7 +217,7 @@ pub fn write_scores(
         }
         writeln!(w, "{}", header.join(","))?;
         for (i, score) in scores.iter().enumerate() {
-            let flagged = u8::from(*score as f64 > threshold);
+            let flagged = u8::from(flagged(*score));
             write!(w, "{i},{score},{flagged}")?;
             if let Some(labels) = labels {
                 write!(w, ",{}", labels[i])?;
@@ -155,23 +227,34 @@ pub fn write_scores(
                     write!(w, ",{e}")?;
                 }
             }
-            if let Some((names, errors)) = explain {
+            if explain.is_some() {
                 write!(w, ",")?;
-                if flagged == 1 {
-                    let d = names.len();
-                    let top =
-                        crate::tasks::anomaly::top_columns(&errors[i * d..(i + 1) * d], names);
-                    let cells: Vec<String> = top
-                        .iter()
-                        .map(|c| c.column.replace([',', ';', '"', '\n'], " "))
-                        .collect();
-                    write!(w, "{}", cells.join(";"))?;
+                if let Some(top) = top_columns(i) {
+                    write!(w, "{}", top.join(";"))?;
                 }
             }
             writeln!(w)?;
         }
         Ok(())
     })
+}
+
+/// Column `j` of a row-major `n × width` block, as an Arrow column.
+fn strided(values: &[f32], j: usize, width: usize) -> arrow_array::ArrayRef {
+    Arc::new(Float32Array::from_iter_values(
+        values.iter().skip(j).step_by(width).copied(),
+    ))
+}
+
+/// Columns carried from the input go into Parquet outputs only (a CSV cell has no type for them).
+fn refuse_kept_columns(path: &Path, extension: &str, keep: &[Column]) -> Result<()> {
+    if keep.is_empty() || extension == "parquet" || extension == "pq" {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        "columns of the input are carried into .parquet outputs only (--keep-columns)",
+    ))
 }
 
 /// Writes one label per line under a `label` header.
