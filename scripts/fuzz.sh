@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv idx npy model checkpoint hgz config mask)
+[ ${#targets[@]} -gt 0 ] || targets=(csv idx npy model checkpoint hgz config mask table)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
