@@ -114,15 +114,63 @@ fn randomised_components(centred: Tensor<2>, k: usize, device: &Device) -> Tenso
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let omega: Vec<f32> = (0..d * l).map(|_| rng.random::<f32>() - 0.5).collect();
     let omega = rows_tensor(omega, l, device);
-    let orthonormal = |y: Tensor<2>| burn::linalg::qr::<2>(y, true).0;
+    let orthonormal = |y: Tensor<2>| rows_tensor(orthonormal_columns(to_vec(y), l), l, device);
     let mut q = orthonormal(centred.clone().matmul(omega));
     for _ in 0..POWER_ITERATIONS {
         let z = orthonormal(centred.clone().transpose().matmul(q));
         q = orthonormal(centred.clone().matmul(z));
     }
+    // The right singular vectors of the small `l × d` projection B, from the `l × l` matrix
+    // B Bᵀ = U Σ² Uᵀ: Vᵀ = Σ⁻¹ Uᵀ B. (Burn's SVD and QR on a tall or wide matrix cost minutes at
+    // d = 12,288, a 64×64 colour photo: see `orthonormal_columns`.)
     let small = q.transpose().matmul(centred);
-    let (_, _, vt) = burn::linalg::svd::<2, 1>(small, SVD_SWEEPS);
-    vt.slice([0..k.min(l), 0..d])
+    let gram = small.clone().matmul(small.clone().transpose());
+    let (u, sigma2, _) = burn::linalg::svd::<2, 1>(gram, SVD_SWEEPS);
+    let top: Vec<f32> = to_vec(sigma2).into_iter().take(k.min(l)).collect();
+    let largest = top.first().copied().unwrap_or(0.0).max(f32::MIN_POSITIVE);
+    let inverse: Vec<f32> = top
+        .iter()
+        .map(|&s2| {
+            if s2 > largest * 1e-10 {
+                1.0 / s2.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let ut = u.slice([0..l, 0..k.min(l)]).transpose();
+    let scale = rows_tensor(inverse, 1, device);
+    (ut * scale).matmul(small)
+}
+
+/// The columns of a row-major `m × l` matrix made orthonormal (Gram-Schmidt, each column
+/// orthogonalised twice for accuracy in f32; a column with nothing left becomes zero), in
+/// `O(m·l²)`. Burn 0.22's `linalg::qr` takes minutes on a 12,288 × 26 matrix (Householder steps as
+/// whole-matrix tensor operations), which made a model of 64×64 colour photos take two minutes to
+/// fit its PCA baseline.
+fn orthonormal_columns(mut y: Vec<f32>, l: usize) -> Vec<f32> {
+    let m = y.len() / l.max(1);
+    let mut column = vec![0.0f64; m];
+    for j in 0..l {
+        for (i, c) in column.iter_mut().enumerate() {
+            *c = f64::from(y[i * l + j]);
+        }
+        let norm_before = column.iter().map(|v| v * v).sum::<f64>().sqrt();
+        for _pass in 0..2 {
+            for p in 0..j {
+                let dot: f64 = (0..m).map(|i| f64::from(y[i * l + p]) * column[i]).sum();
+                for (i, c) in column.iter_mut().enumerate() {
+                    *c -= dot * f64::from(y[i * l + p]);
+                }
+            }
+        }
+        let norm = column.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let keep = norm > 1e-6 * norm_before.max(f64::MIN_POSITIVE);
+        for (i, c) in column.iter().enumerate() {
+            y[i * l + j] = if keep { (c / norm) as f32 } else { 0.0 };
+        }
+    }
+    y
 }
 
 /// Mean squared difference of two equally long buffers.
