@@ -1337,3 +1337,107 @@ fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
     ]);
     assert_clean_failure(&out, "not a Parquet or Arrow table");
 }
+
+#[test]
+fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
+    let dir = scratch("photos");
+    let (normal, odd) = (dir.join("0-red"), dir.join("1-blue"));
+    std::fs::create_dir_all(&normal).unwrap();
+    std::fs::create_dir_all(&odd).unwrap();
+    // Reddish photos, most 64×64, some 80×60 JPEGs; the anomalies are bluish.
+    let photo = |w: u32, h: u32, seed: u32, blue: bool| {
+        image::RgbImage::from_fn(w, h, |x, y| {
+            let n = ((x * 7 + y * 13 + seed * 31) % 50) as u8;
+            if blue {
+                image::Rgb([n, 40, 180 + n])
+            } else {
+                image::Rgb([180 + n, 40, n])
+            }
+        })
+    };
+    for i in 0..24 {
+        let (w, h, ext) = if i % 4 == 3 {
+            (80, 60, "jpg")
+        } else {
+            (64, 64, "png")
+        };
+        photo(w, h, i, false)
+            .save(normal.join(format!("{i:02}.{ext}")))
+            .unwrap();
+    }
+    for i in 0..6 {
+        photo(64, 64, i, true)
+            .save(odd.join(format!("{i}.png")))
+            .unwrap();
+    }
+
+    let model = dir.join("m.safetensors");
+    let out = hourglass(&[
+        "train",
+        "--data",
+        s(&normal),
+        "--model",
+        "conv2d",
+        "--latent",
+        "8",
+        "--epochs",
+        "5",
+        "--val-split",
+        "0",
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("3×64×64"),
+        "the most common size, in colour: {stdout}"
+    );
+
+    let scores = dir.join("scores.csv");
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&dir),
+        "--normal-class",
+        "0",
+        "--out",
+        s(&scores),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["n"], 30, "{report}");
+    assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
+
+    // One new photo of another size and format is prepared as the model's inputs were.
+    let one = dir.join("new.jpg");
+    photo(100, 75, 99, true).save(&one).unwrap();
+    let out = hourglass(&[
+        "score",
+        "--model",
+        s(&model),
+        "--data",
+        s(&one),
+        "--out",
+        s(&dir.join("one.csv")),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["n"], 1, "{report}");
+}

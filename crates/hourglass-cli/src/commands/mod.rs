@@ -42,6 +42,10 @@ pub struct DataArgs {
     /// column but the label's; for a trained model, the columns it was trained on].
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
+    /// Folders of images: the side images are stretched to (bilinear) [default: the most common
+    /// size among them; for a trained model, the size it was trained on].
+    #[arg(long)]
+    pub image_size: Option<usize>,
     /// For a directory holding both IDX splits: which to read.
     #[arg(long, value_parser = parse_split)]
     pub split: Option<Split>,
@@ -54,13 +58,18 @@ impl DataArgs {
 
     /// Loads the data for a trained model: from a Parquet or Arrow table, the columns the model
     /// was trained on unless `--columns` says otherwise.
+    /// Images are prepared to the model's channels and size.
     pub fn load_for(&self, model: &TrainedModel) -> Result<Dataset> {
         let columns = match &self.columns {
             Some(columns) => Some(columns.clone()),
             None if data::table::is_table(&self.data) => model.columns.clone(),
             None => None,
         };
-        self.load_columns(None, columns)
+        let mut options = self.options(None, columns);
+        if model.kind == data::SampleKind::Image {
+            options.images = data::images::Preparation::for_shape(model.input);
+        }
+        Ok(data::load(&self.data, &options)?)
     }
 
     fn load_columns(
@@ -68,14 +77,24 @@ impl DataArgs {
         prefer_split: Option<Split>,
         columns: Option<Vec<String>>,
     ) -> Result<Dataset> {
-        let options = LoadOptions {
+        Ok(data::load(
+            &self.data,
+            &self.options(prefer_split, columns),
+        )?)
+    }
+
+    fn options(&self, prefer_split: Option<Split>, columns: Option<Vec<String>>) -> LoadOptions {
+        LoadOptions {
             labels: self.labels.clone(),
             label_column: self.label_column.clone(),
             columns,
+            images: data::images::Preparation {
+                channels: None,
+                size: self.image_size.map(|n| (n, n)),
+            },
             split: self.split,
             prefer_split,
-        };
-        Ok(data::load(&self.data, &options)?)
+        }
     }
 
     /// Columns of a Parquet or Arrow input, to carry into a Parquet output (`--keep-columns`).

@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod dataset;
 pub mod idx;
+pub mod images;
 pub mod labels;
 pub mod noise;
 pub mod npy;
@@ -35,6 +36,8 @@ pub struct LoadOptions {
     /// Parquet, Arrow: the feature columns by name (default: every numeric column but the
     /// label's).
     pub columns: Option<Vec<String>>,
+    /// Folders of images and image files: the channels and size to prepare them to.
+    pub images: images::Preparation,
     /// For a directory of IDX files: the split that must be read.
     pub split: Option<Split>,
     /// Without `split`: the split to read when the directory has both (the test split if
@@ -61,6 +64,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
             label_column: options.label_column.as_deref(),
         };
         table::read(path, selection)?
+    } else if images::is_image_file(path) || images::is_image_folder(path) {
+        images::read(path, options.images)?
     } else if path.is_dir() {
         let (images, labels) = idx::find_in_directory(path, options.split, options.prefer_split)?;
         let mut dataset = idx::read_images(&images)?;

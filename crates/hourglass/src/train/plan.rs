@@ -111,7 +111,13 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
                         *hidden = h.clone();
                     }
                 }
-                Architecture::Conv2d { channels, .. } | Architecture::Conv1d { channels, .. } => {
+                Architecture::Conv2d { channels, .. } => {
+                    *channels = request
+                        .channels
+                        .clone()
+                        .unwrap_or_else(|| conv2d_channels(data.shape));
+                }
+                Architecture::Conv1d { channels, .. } => {
                     if let Some(c) = &request.channels {
                         *channels = c.clone();
                     }
@@ -159,4 +165,34 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
         options,
         data,
     })
+}
+
+/// The conv2d layers when none are given: one stride-2 layer per halving until the smaller side
+/// is at most 8 pixels (at least 2 layers: 28×28 → 7×7, 64×64 → 8×8 with 3), with 32 channels
+/// doubling at each layer up to 256, so the dense bottleneck's input stays a few thousand values.
+pub fn conv2d_channels(shape: crate::data::SampleShape) -> Vec<usize> {
+    let mut side = shape.height.min(shape.width);
+    let mut channels = vec![32, 64];
+    side = side.div_ceil(4);
+    while side > 8 && channels.len() < 6 {
+        channels.push((channels[channels.len() - 1] * 2).min(256));
+        side = side.div_ceil(2);
+    }
+    channels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conv2d_channels;
+    use crate::data::SampleShape;
+
+    #[test]
+    fn conv2d_depth_follows_the_image_size() {
+        let layers = |c, h, w| conv2d_channels(SampleShape::image(c, h, w));
+        // Fashion-MNIST keeps the benchmark's two layers; photos get one more per halving.
+        assert_eq!(layers(1, 28, 28), [32, 64]);
+        assert_eq!(layers(3, 64, 64), [32, 64, 128]);
+        assert_eq!(layers(3, 224, 224), [32, 64, 128, 256, 256]);
+        assert_eq!(layers(1, 8, 8), [32, 64]);
+    }
 }
