@@ -30,6 +30,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Runs a command that must succeed and print JSON; returns the JSON.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = hourglass(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A failed command: exit 1, one line on stderr starting with "error:", naming `what`.
 fn assert_clean_failure(output: &Output, what: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -1243,7 +1254,7 @@ fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("21 columns → 3 → 21 columns"));
 
     let scores = dir.join("scores.parquet");
-    let out = hourglass(&[
+    let report = json_of(&[
         "score",
         "--model",
         s(&model),
@@ -1259,12 +1270,6 @@ fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
         s(&scores),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
     let written =
         table::read_columns(&scores, &["id".into(), "score".into(), "flagged".into()]).unwrap();
@@ -1399,7 +1404,7 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
     );
 
     let scores = dir.join("scores.csv");
-    let out = hourglass(&[
+    let report = json_of(&[
         "score",
         "--model",
         s(&model),
@@ -1411,19 +1416,13 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
         s(&scores),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["n"], 30, "{report}");
     assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
 
     // One new photo of another size and format is prepared as the model's inputs were.
     let one = dir.join("new.jpg");
     photo(100, 75, 99, true).save(&one).unwrap();
-    let out = hourglass(&[
+    let report = json_of(&[
         "score",
         "--model",
         s(&model),
@@ -1433,11 +1432,5 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
         s(&dir.join("one.csv")),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["n"], 1, "{report}");
 }
