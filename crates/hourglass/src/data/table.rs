@@ -118,16 +118,17 @@ fn read_column_parts(
     parts: &mut [Vec<ArrayRef>],
     fields: &mut [Option<Field>],
 ) -> Result<()> {
-    let (schema, batches) = open(file, bytes, |schema| {
-        names
+    let (schema, picked, batches) = open(file, bytes, |schema| {
+        let features = names
             .iter()
             .map(|name| index_of(file, schema, name))
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(Picked {
+            features,
+            label: None,
+        })
     })?;
-    let positions: Vec<usize> = names
-        .iter()
-        .map(|name| index_of(file, &schema, name))
-        .collect::<Result<_>>()?;
+    let positions = picked.features;
     for (field, &i) in fields.iter_mut().zip(&positions) {
         field.get_or_insert_with(|| schema.field(i).clone());
     }
@@ -237,8 +238,8 @@ type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowErr
 fn open(
     source: &Path,
     bytes: Vec<u8>,
-    pick: impl FnOnce(&Schema) -> Result<Vec<usize>>,
-) -> Result<(SchemaRef, Batches)> {
+    pick: impl FnOnce(&Schema) -> Result<Picked>,
+) -> Result<(SchemaRef, Picked, Batches)> {
     if bytes.starts_with(b"PAR1") {
         open_parquet(source, bytes, pick)
     } else if bytes.starts_with(b"ARROW1") {
@@ -246,16 +247,16 @@ fn open(
         let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
             .map_err(|e| arrow_error(source, e))?;
         let schema = reader.schema();
-        pick(schema.as_ref())?;
-        Ok((schema, Box::new(reader)))
+        let picked = pick(schema.as_ref())?;
+        Ok((schema, picked, Box::new(reader)))
     } else if bytes.starts_with(&[0xff, 0xff, 0xff, 0xff]) {
         // The Arrow IPC stream format (what `pyarrow.ipc.new_stream` writes).
         ipc_check::stream(&bytes).map_err(|e| Error::format(source, e))?;
         let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(bytes), None)
             .map_err(|e| arrow_error(source, e))?;
         let schema = reader.schema();
-        pick(schema.as_ref())?;
-        Ok((schema, Box::new(reader)))
+        let picked = pick(schema.as_ref())?;
+        Ok((schema, picked, Box::new(reader)))
     } else {
         Err(Error::format(
             source,
@@ -267,13 +268,15 @@ fn open(
 fn open_parquet(
     source: &Path,
     bytes: Vec<u8>,
-    pick: impl FnOnce(&Schema) -> Result<Vec<usize>>,
-) -> Result<(SchemaRef, Batches)> {
+    pick: impl FnOnce(&Schema) -> Result<Picked>,
+) -> Result<(SchemaRef, Picked, Batches)> {
     let size = bytes.len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| parquet_error(source, e))?;
     let schema = builder.schema().clone();
-    let mut picked = pick(schema.as_ref())?;
+    let choice = pick(schema.as_ref())?;
+    let mut picked = choice.features.clone();
+    picked.extend(choice.label);
     picked.sort_unstable();
     picked.dedup();
     // Sizes come from the footer: check them against the file before anything is decoded.
@@ -360,7 +363,7 @@ fn open_parquet(
             .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     });
-    Ok((schema, Box::new(batches)))
+    Ok((schema, choice, Box::new(batches)))
 }
 
 /// A small file may decode to this much whatever its compression ratio (a column of one repeated
@@ -460,18 +463,9 @@ fn read_batches(
     selection: Selection,
     out: &mut Accumulator,
 ) -> Result<()> {
-    let mut picked = None;
-    let (schema, batches) = open(source, bytes, |schema| {
-        let p = pick_columns(source, schema, selection)?;
-        let mut all = p.features.clone();
-        all.extend(p.label);
-        picked = Some(p);
-        Ok(all)
+    let (schema, Picked { features, label }, batches) = open(source, bytes, |schema| {
+        pick_columns(source, schema, selection)
     })?;
-    let Picked { features, label } = match picked {
-        Some(p) => p,
-        None => pick_columns(source, &schema, selection)?,
-    };
     let names: Vec<String> = features
         .iter()
         .map(|&i| schema.field(i).name().clone())
