@@ -116,12 +116,12 @@ pub fn read(path: &Path, preparation: Preparation) -> Result<Dataset> {
 /// The image files under `dir` in name order: its own, or, when it has sub-folders holding
 /// images, theirs, labelled by the sub-folder's place in name order.
 fn find(dir: &Path) -> Result<(Vec<PathBuf>, Option<Vec<u32>>)> {
-    let entries = sorted_entries(dir)?;
+    let entries = super::sorted_entries(dir)?;
     let classes: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
     let mut files = Vec::new();
     let mut labels = Vec::new();
     for class in &classes {
-        let images: Vec<PathBuf> = sorted_entries(class)?
+        let images: Vec<PathBuf> = super::sorted_entries(class)?
             .into_iter()
             .filter(|p| p.is_file() && is_image_file(p))
             .collect();
@@ -140,13 +140,6 @@ fn find(dir: &Path) -> Result<(Vec<PathBuf>, Option<Vec<u32>>)> {
         .filter(|p| p.is_file() && is_image_file(p))
         .collect();
     Ok((files, None))
-}
-
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    Ok(paths)
 }
 
 /// Decodes one image, within the `image` crate's default limits (512 MiB of decoded pixels), so

@@ -110,6 +110,14 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
     Ok(dataset)
 }
 
+/// A directory's entries, in name order (part files and class folders are read in that order).
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// The lower-case extension, looking through a trailing `.gz`.
 pub fn extension(path: &Path) -> String {
     let name = path

@@ -220,12 +220,8 @@ fn table_files(path: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn files_in(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && EXTENSIONS.contains(&super::extension(p).as_str()))
-        .collect();
-    files.sort();
+    let mut files = super::sorted_entries(dir)?;
+    files.retain(|p| p.is_file() && EXTENSIONS.contains(&super::extension(p).as_str()));
     Ok(files)
 }
 
