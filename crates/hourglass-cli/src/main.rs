@@ -51,6 +51,9 @@ enum Command {
     Interpolate(commands::interpolate::Args),
     /// Train a conv autoencoder on the shipped Fashion-MNIST sample and show what it learned.
     Demo(commands::demo::Args),
+    /// Export a model to ONNX, with its scaling and score built in: reconstructions, codes or
+    /// anomaly scores from raw rows, in any ONNX runtime.
+    Export(commands::onnx::Args),
     /// Serve models over HTTP: scores, codes and reconstructions, with micro-batching, metrics,
     /// reloads (SIGHUP) and load shedding.
     Serve(commands::serve::Args),
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::sample::run(args),
         Command::Interpolate(args) => commands::interpolate::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Export(args) => commands::onnx::run(args),
         Command::Serve(args) => commands::serve::run(args),
     });
     match result {

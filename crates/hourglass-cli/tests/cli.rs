@@ -152,6 +152,44 @@ fn train_eval_reconstruct_encode_decode_on_the_shipped_sample() {
     );
     let npy = std::fs::read(&decoded).unwrap();
     assert!(String::from_utf8_lossy(&npy[..128]).contains("(10000, 1, 28, 28)"));
+
+    // ONNX export (onnxruntime parity is checked in the Python suite): each output writes a file
+    // that says what it takes and gives; an unknown output is refused and writes nothing.
+    for output in ["score", "encode", "reconstruct"] {
+        let onnx = dir.join(format!("{output}.onnx"));
+        let out = hourglass(&[
+            "export",
+            "--model",
+            s(&model),
+            "--out",
+            s(&onnx),
+            "--output",
+            output,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("rows of 784 values in"), "{stdout}");
+        // The encoder's first layer alone is 784 × 64 floats.
+        assert!(std::fs::metadata(&onnx).unwrap().len() > 784 * 64 * 4);
+    }
+    let onnx = dir.join("x.onnx");
+    assert_clean_failure(
+        &hourglass(&[
+            "export",
+            "--model",
+            s(&model),
+            "--out",
+            s(&onnx),
+            "--output",
+            "logits",
+        ]),
+        "unknown ONNX output",
+    );
+    assert!(!onnx.exists());
 }
 
 #[test]
@@ -944,6 +982,12 @@ fn a_conditional_vae_samples_the_class_asked_for() {
         "conditional",
     );
     assert!(!packed.exists());
+    let onnx = dir.join("cvae.onnx");
+    assert_clean_failure(
+        &hourglass(&["export", "--model", s(&model), "--out", s(&onnx)]),
+        "conditional",
+    );
+    assert!(!onnx.exists());
     assert_clean_failure(
         &hourglass(&[
             "sample",
@@ -1111,7 +1155,15 @@ fn bad_input_fails_cleanly() {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["train", "eval", "reconstruct", "encode", "decode", "demo"] {
+    for command in [
+        "train",
+        "eval",
+        "reconstruct",
+        "encode",
+        "decode",
+        "demo",
+        "export",
+    ] {
         let out = hourglass(&[command, "--help"]);
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: hourglass"));

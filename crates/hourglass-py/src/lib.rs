@@ -19,6 +19,7 @@ use hourglass::train::{self, RunSettings, ScalingKind, TrainOptions};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use serde::Deserialize;
 
 /// What a Python array stands for in error messages, where the CLI names a file.
@@ -393,6 +394,25 @@ impl Model {
         };
         let t = rule.resolve(&self.inner, kind).map_err(to_py)?;
         Ok((t.value, t.rule, t.train_fraction_flagged))
+    }
+
+    /// The model as an ONNX graph (serialized bytes) from raw rows to `output` ("reconstruct",
+    /// "encode" or "score"; a score of `kind`, or the model's default).
+    #[pyo3(signature = (output="score", kind=None))]
+    fn to_onnx<'py>(
+        &self,
+        py: Python<'py>,
+        output: &str,
+        kind: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let kind: Option<ScoreKind> = kind.map(str::parse).transpose().map_err(to_py)?;
+        let bytes = py
+            .detach(|| {
+                let output = hourglass::onnx::Output::parse(output, kind, &self.inner)?;
+                hourglass::onnx::export(&self.inner, output)
+            })
+            .map_err(to_py)?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// The sample shape the model takes: (channels, height, width); a table row is (1, 1, d).

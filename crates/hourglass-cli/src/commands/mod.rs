@@ -12,6 +12,7 @@ pub mod inpaint;
 pub mod interpolate;
 pub mod label;
 pub mod latent_map;
+pub mod onnx;
 pub mod reconstruct;
 pub mod sample;
 pub mod score;

@@ -235,6 +235,20 @@ class Autoencoder:
         self._check_fitted()
         self.model_.save(str(path))
 
+    def to_onnx(self, path=None, output="score"):
+        """The fitted model as an ONNX graph (opset 17) with the scaling and, for
+        ``output="score"``, this estimator's score built in: raw rows (``float32``, n ×
+        n_features_in_) in as ``x``; ``score``, ``code`` (``output="encode"``) or
+        ``reconstruction`` (``output="reconstruct"``) out. Writes it to ``path`` when given;
+        returns the bytes either way (what ``onnxruntime.InferenceSession`` takes)."""
+        self._check_fitted()
+        kind = self.score if output == "score" else None
+        data = self.model_.to_onnx(output, kind)
+        if path is not None:
+            with open(path, "wb") as f:
+                f.write(data)
+        return data
+
     # Pickling (scikit-learn, joblib, Dask) goes through the model file's bytes.
     def __getstate__(self):
         state = self.__dict__.copy()

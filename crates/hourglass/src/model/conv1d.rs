@@ -121,4 +121,18 @@ impl Conv1dNet {
     pub fn output(&self) -> OutputActivation {
         self.head.output
     }
+
+    /// The sizes and activations around the layers (what an ONNX export rebuilds).
+    pub(crate) fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub(crate) fn input(&self) -> SampleShape {
+        self.input
+    }
+
+    /// Channels and length of the last feature map.
+    pub(crate) fn bottleneck(&self) -> [usize; 2] {
+        self.bottleneck
+    }
 }

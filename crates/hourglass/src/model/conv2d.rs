@@ -133,4 +133,18 @@ impl Conv2dNet {
     pub fn output(&self) -> OutputActivation {
         self.head.output
     }
+
+    /// The sizes and activations around the layers (what an ONNX export rebuilds).
+    pub(crate) fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub(crate) fn input(&self) -> SampleShape {
+        self.input
+    }
+
+    /// Channels, height, width of the last feature map.
+    pub(crate) fn bottleneck(&self) -> [usize; 3] {
+        self.bottleneck
+    }
 }

@@ -69,6 +69,11 @@ impl DenseNet {
         self.head.output
     }
 
+    /// The sizes and activations around the layers (what an ONNX export rebuilds).
+    pub(crate) fn head(&self) -> &Head {
+        &self.head
+    }
+
     /// Applies a stack of layers with the activation between them, none after the last. A ReLU
     /// is fused into the layer itself (see `crate::ops::linear`).
     fn run(&self, layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
