@@ -22,6 +22,8 @@ use super::{Dataset, SampleKind, SampleShape};
 
 #[path = "table_ipc_check.rs"]
 mod ipc_check;
+#[path = "table_page_check.rs"]
+mod page_check;
 use crate::error::{Error, Result};
 
 /// File extensions read as tables.
@@ -267,7 +269,8 @@ fn open_parquet(
     pick: impl FnOnce(&Schema) -> Result<Picked>,
 ) -> Result<(SchemaRef, Picked, Batches)> {
     let size = bytes.len();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+    let bytes = bytes::Bytes::from(bytes);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
         .map_err(|e| parquet_error(source, e))?;
     let schema = builder.schema().clone();
     let choice = pick(schema.as_ref())?;
@@ -277,24 +280,29 @@ fn open_parquet(
     picked.dedup();
     // Sizes come from the footer: check them against the file before anything is decoded.
     // (parquet 60.1 asserts that column chunks have non-negative offsets and sizes, a panic on
-    // a hostile footer, and allocates what a chunk declares: found by fuzz/fuzz_targets/table.rs.)
+    // a hostile footer, and allocates what a chunk or a page header declares: found by
+    // fuzz/fuzz_targets/table.rs.) Page headers are walked too (`table_page_check.rs`).
     let mut rows: u64 = 0;
     let cap = (crate::fsutil::inflate_cap(size) as u64).max(MIN_DECODED_CAP);
     for group in builder.metadata().row_groups() {
         let n = u64::try_from(group.num_rows())
             .map_err(|_| Error::format(source, "a row group declares a negative row count"))?;
         rows = rows.saturating_add(n);
+        // A row group's chunks are decoded side by side: together they must fit the cap.
+        let mut group_inflated: u64 = 0;
         for chunk in group.columns() {
             let start = chunk
                 .dictionary_page_offset()
                 .unwrap_or(chunk.data_page_offset());
-            let inside = u64::try_from(start)
+            let range = usize::try_from(start)
                 .ok()
-                .zip(u64::try_from(chunk.compressed_size()).ok())
-                .and_then(|(s, l)| s.checked_add(l))
-                .is_some_and(|end| end <= size as u64);
-            let inflated = u64::try_from(chunk.uncompressed_size()).is_ok_and(|u| u <= cap);
-            if !inside || !inflated {
+                .zip(usize::try_from(chunk.compressed_size()).ok())
+                .and_then(|(s, l)| Some(s..s.checked_add(l)?))
+                .filter(|r| r.end <= size);
+            let inflated = u64::try_from(chunk.uncompressed_size()).ok();
+            group_inflated = group_inflated.saturating_add(inflated.unwrap_or(u64::MAX));
+            let (Some(range), Some(inflated)) = (range, inflated.filter(|_| group_inflated <= cap))
+            else {
                 return Err(Error::format(
                     source,
                     format!(
@@ -304,7 +312,13 @@ fn open_parquet(
                         chunk.uncompressed_size()
                     ),
                 ));
-            }
+            };
+            page_check::chunk(&bytes[range], inflated).map_err(|problem| {
+                Error::format(
+                    source,
+                    format!("column chunk {:?}: {problem}", chunk.column_path().string()),
+                )
+            })?;
         }
     }
     let bytes_out = rows
