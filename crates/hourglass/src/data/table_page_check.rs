@@ -114,22 +114,11 @@ impl Compact<'_> {
             }
             LIST | SET => {
                 let header = self.byte()?;
-                let element = header & 0x0f;
                 let count = match header >> 4 {
                     15 => self.varint()?,
                     n => u64::from(n),
                 };
-                self.nested(|r| {
-                    for _ in 0..count {
-                        // Booleans in a list take a byte each.
-                        if matches!(element, BOOL_TRUE | BOOL_FALSE) {
-                            r.advance(1)?;
-                        } else {
-                            r.skip(element)?;
-                        }
-                    }
-                    Ok(())
-                })
+                self.elements(count, &[header & 0x0f])
             }
             MAP => {
                 let count = self.varint()?;
@@ -137,13 +126,7 @@ impl Compact<'_> {
                     return Ok(());
                 }
                 let types = self.byte()?;
-                self.nested(|r| {
-                    for _ in 0..count {
-                        r.skip(types >> 4)?;
-                        r.skip(types & 0x0f)?;
-                    }
-                    Ok(())
-                })
+                self.elements(count, &[types >> 4, types & 0x0f])
             }
             STRUCT => self.nested(|r| {
                 loop {
@@ -161,6 +144,29 @@ impl Compact<'_> {
                 "a page header holds an unknown Thrift type {other}"
             )),
         }
+    }
+
+    /// Skips `count` container elements of the given types (a map's key and value, or a list's
+    /// element). Every element takes at least a byte (booleans too, inside containers), so a
+    /// count larger than the bytes left is refused before the loop rather than spun through.
+    fn elements(&mut self, count: u64, kinds: &[u8]) -> Check {
+        if count > (self.bytes.len() - self.at) as u64 {
+            return Err(format!(
+                "a page header declares {count} elements past its column chunk"
+            ));
+        }
+        self.nested(|r| {
+            for _ in 0..count {
+                for &kind in kinds {
+                    if matches!(kind, BOOL_TRUE | BOOL_FALSE) {
+                        r.advance(1)?;
+                    } else {
+                        r.skip(kind)?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Runs `f` one level deeper, refusing headers nested past [`MAX_DEPTH`].
@@ -282,5 +288,14 @@ mod tests {
                 .contains("nested too deep")
         );
         assert!(self::chunk(&[0xff; 64], 100).is_err());
+        // A map of 2^62 booleans to booleans in a 6-byte header (found by fuzzing: it spun).
+        let map = [
+            0x1b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0x11,
+        ];
+        assert!(
+            self::chunk(&map, 100)
+                .unwrap_err()
+                .contains("elements past")
+        );
     }
 }
