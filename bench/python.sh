@@ -8,10 +8,12 @@
 #     on the test rows, and ROC AUC for context.
 # The wheel is built and installed as scripts/test-python.sh does; PyOD runs in the bench
 # virtualenv (PyTorch), hourglass in the wheel's, each process alone on the machine.
-# Usage: bench/python.sh [EPOCHS for Fashion-MNIST, default 5]
+# Usage: bench/python.sh [EPOCHS for Fashion-MNIST, default 5] [ROUNDS, default 3];
+# FIT_ONLY=1 stops after the Fashion-MNIST comparison (no PyOD, no PyTorch needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs="${1:-5}"
+rounds="${2:-3}"
 threads=$(nproc)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}"
 
@@ -25,15 +27,21 @@ py_venv="${HOURGLASS_PY_VENV:-$HOME/.cache/hourglass-py-venv}"
 "$py_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.16,<2" numpy \
     pandas scikit-learn
 wheels="$(mktemp -d)"
-"$py_venv/bin/maturin" build --release -q -m crates/hourglass-py/Cargo.toml -o "$wheels"
+# The same crate features as the test build (scripts/test.sh), so both reuse one build of Burn.
+"$py_venv/bin/maturin" build --release -q -m crates/hourglass-py/Cargo.toml -o "$wheels" --features wgpu
 "$py_venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
     "$wheels"/*.whl
 rm -rf "$wheels"
 bench_venv="${HOURGLASS_BENCH_VENV:-$HOME/.cache/hourglass-bench-venv}"
-[ -x "$bench_venv/bin/python" ] || python3 -m venv "$bench_venv"
-"$bench_venv/bin/python" -c "import pyod, torch, tqdm, pandas, sklearn" 2>/dev/null ||
-    "$bench_venv/bin/pip" install -q pyod torch tqdm pandas scikit-learn
-cargo build --release -q -p hourglass-cli
+if [ "${FIT_ONLY:-0}" != 1 ]; then
+    [ -x "$bench_venv/bin/python" ] || python3 -m venv "$bench_venv"
+    "$bench_venv/bin/python" -c "import pyod, torch, tqdm, pandas, sklearn" 2>/dev/null ||
+        "$bench_venv/bin/pip" install -q pyod torch tqdm pandas scikit-learn
+fi
+# The binary as the test build makes it (same features; `cargo build -p hourglass-cli` alone
+# would resolve Burn's features differently and compile it again).
+XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" cargo test --release -q --workspace \
+    --features hourglass-cli/wgpu --no-run 2>/dev/null
 hourglass="$CARGO_TARGET_DIR/release/hourglass"
 
 work="$(mktemp -d)"
@@ -42,7 +50,8 @@ median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(flo
 now() { date +%s.%N; }
 
 echo "== import time (s), median of 5 fresh interpreters"
-for module in hourglass torch; do
+modules=(hourglass torch); [ "${FIT_ONLY:-0}" = 1 ] && modules=(hourglass)
+for module in "${modules[@]}"; do
     py="$py_venv/bin/python"; [ "$module" = torch ] && py="$bench_venv/bin/python"
     times=()
     for _ in 1 2 3 4 5; do
@@ -55,7 +64,7 @@ t0=$(now); "$py_venv/bin/python" -c "pass"; t1=$(now)
 echo "bare interpreter start: $(python3 -c "print(f'{$t1 - $t0:.3f}')") s"
 
 echo
-echo "== Fashion-MNIST, dense, $epochs epochs, seed 42, $threads threads: CLI vs Python (s)"
+echo "== Fashion-MNIST, dense, $epochs epochs, seed 42, $threads threads, $rounds rounds alternated: CLI vs Python (s)"
 cat >"$work/fit.py" <<EOF
 import gzip, sys, time
 import numpy as np
@@ -71,7 +80,7 @@ ae.save("$work/py.safetensors")
 print(f"{fitted - fit_started:.3f} {time.perf_counter() - started:.3f}")
 EOF
 cli=(); fit=(); whole=()
-for _ in 1 2 3; do
+for _ in $(seq "$rounds"); do
     t0=$(now)
     "$hourglass" train --data "$data" --split train --model dense --epochs "$epochs" --seed 42 \
         --out "$work/cli.safetensors" >/dev/null
@@ -85,6 +94,9 @@ done
 c=$(median "${cli[@]}"); f=$(median "${fit[@]}"); w=$(median "${whole[@]}")
 echo "hourglass train (whole process): $c s; Python process (import, load, fit, save): $w s;" \
     "Autoencoder.fit alone: $f s; Python / CLI: $(python3 -c "print(f'{$w / $c:.3f}')")"
+echo "each round (CLI, fit, Python process): $(paste -d, <(printf '%s\n' "${cli[@]}") \
+    <(printf '%s\n' "${fit[@]}") <(printf '%s\n' "${whole[@]}") | tr '\n' ' ')"
+[ "${FIT_ONLY:-0}" = 1 ] && exit 0
 
 echo
 echo "== credit-card table (70/30, seed 0): AnomalyDetector vs PyOD AutoEncoder, defaults"
