@@ -22,8 +22,8 @@ use super::{Dataset, SampleKind, SampleShape};
 
 #[path = "table_ipc_check.rs"]
 mod ipc_check;
-#[path = "table_page_check.rs"]
-mod page_check;
+#[path = "table_parquet_check.rs"]
+mod parquet_check;
 use crate::error::{Error, Result};
 
 /// File extensions read as tables.
@@ -269,6 +269,11 @@ fn open_parquet(
     pick: impl FnOnce(&Schema) -> Result<Picked>,
 ) -> Result<(SchemaRef, Picked, Batches)> {
     let size = bytes.len();
+    // The footer's Thrift is walked before parquet decodes it (`table_parquet_check.rs`).
+    if let Some(metadata) = footer_of(&bytes) {
+        parquet_check::footer(metadata)
+            .map_err(|problem| Error::format(source, format!("the Parquet footer: {problem}")))?;
+    }
     let bytes = bytes::Bytes::from(bytes);
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
         .map_err(|e| parquet_error(source, e))?;
@@ -281,7 +286,7 @@ fn open_parquet(
     // Sizes come from the footer: check them against the file before anything is decoded.
     // (parquet 60.1 asserts that column chunks have non-negative offsets and sizes, a panic on
     // a hostile footer, and allocates what a chunk or a page header declares: found by
-    // fuzz/fuzz_targets/table.rs.) Page headers are walked too (`table_page_check.rs`).
+    // fuzz/fuzz_targets/table.rs.) Page headers are walked too (`table_parquet_check.rs`).
     let mut rows: u64 = 0;
     let cap = (crate::fsutil::inflate_cap(size) as u64).max(MIN_DECODED_CAP);
     for group in builder.metadata().row_groups() {
@@ -313,7 +318,7 @@ fn open_parquet(
                     ),
                 ));
             };
-            page_check::chunk(&bytes[range], inflated).map_err(|problem| {
+            parquet_check::chunk(&bytes[range], inflated).map_err(|problem| {
                 Error::format(
                     source,
                     format!("column chunk {:?}: {problem}", chunk.column_path().string()),
@@ -374,6 +379,15 @@ fn open_parquet(
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
     });
     Ok((schema, choice, Box::new(batches)))
+}
+
+/// The footer's `FileMetaData` bytes, when the length before the closing `PAR1` fits the file
+/// (otherwise parquet's own reader reports the file as broken).
+fn footer_of(bytes: &[u8]) -> Option<&[u8]> {
+    let n = bytes.len();
+    let tail = bytes.get(n.checked_sub(8)?..)?;
+    let len = u32::from_le_bytes(tail[..4].try_into().ok()?) as usize;
+    bytes.get(n.checked_sub(8)?.checked_sub(len)?..n - 8)
 }
 
 /// A small file may decode to this much whatever its compression ratio (a column of one repeated
