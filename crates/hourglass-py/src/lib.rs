@@ -37,6 +37,32 @@ fn to_py(error: hourglass::error::Error) -> PyErr {
 /// so work in a forked child is refused with a clear message instead of hanging.
 static WORKER_PID: AtomicU32 = AtomicU32::new(0);
 
+/// Raises glibc malloc's mmap threshold to 32 MiB and its trim threshold to 128 MiB, unless the
+/// user set them (`MALLOC_*` or `GLIBC_TUNABLES`). glibc raises them by itself after the first
+/// large free, which the CLI's file loading does before training; in a Python process the data
+/// arrive from numpy, nothing large is freed first, and every batch's tensors were mapped,
+/// faulted in and unmapped again: the first `fit`'s training took 25 % longer than the CLI's
+/// (BENCHMARKS.md, "The Python package"; mimalloc as the extension's allocator was slower still).
+/// These are the values glibc's own rule would reach; memory stays in the heap for reuse rather
+/// than going back to the system after each batch.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let user_set = std::env::vars_os().any(|(k, _)| {
+            let k = k.to_string_lossy();
+            k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES"
+        });
+        if !user_set {
+            // SAFETY: mallopt only sets allocator parameters; glibc serialises it with its own
+            // lock, and any value is valid for these two.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+            }
+        }
+    }
+}
+
 fn check_not_forked() -> PyResult<()> {
     let me = std::process::id();
     match WORKER_PID.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
@@ -471,6 +497,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+    tune_malloc();
     m.add_class::<Model>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
