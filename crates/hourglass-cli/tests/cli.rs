@@ -1486,3 +1486,227 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
     ]);
     assert_eq!(report["n"], 1, "{report}");
 }
+
+#[test]
+fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
+    use hourglass::data::table::{self, Column};
+    use std::sync::Arc;
+
+    let dir = scratch("stream");
+    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
+    let options = hourglass::data::LoadOptions {
+        label_column: Some("anomaly".into()),
+        ..Default::default()
+    };
+    let rows = hourglass::data::load(&cardio, &options).unwrap();
+    let (n, d) = (rows.len(), rows.shape.features());
+    let labels = rows.labels.clone().unwrap();
+    // The table as three Parquet part files, and as one NPY array.
+    let parts = dir.join("parts");
+    std::fs::create_dir_all(&parts).unwrap();
+    let cut = [0, n / 3, 2 * n / 3, n];
+    for p in 0..3 {
+        let range = cut[p]..cut[p + 1];
+        let mut columns: Vec<Column> = rows
+            .columns
+            .as_ref()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let values = range.clone().map(|i| f64::from(rows.values[i * d + j]));
+                Column::new(
+                    name.clone(),
+                    Arc::new(arrow_array::Float64Array::from_iter_values(values)),
+                )
+            })
+            .collect();
+        let part_labels = range.clone().map(|i| i64::from(labels[i]));
+        columns.push(Column::new(
+            "anomaly",
+            Arc::new(arrow_array::Int64Array::from_iter_values(part_labels)),
+        ));
+        table::write_parquet(&parts.join(format!("part-{p}.parquet")), &columns).unwrap();
+    }
+    let array = dir.join("cardio.npy");
+    hourglass::data::npy::write(&array, &rows.values, &[n, d]).unwrap();
+
+    // One-class training on the normal rows of the part files, read one row group at a time.
+    let model = dir.join("m.safetensors");
+    let summary = json_of(&[
+        "train",
+        "--stream",
+        "--data",
+        s(&parts),
+        "--label-column",
+        "anomaly",
+        "--class",
+        "0",
+        "--epochs",
+        "3",
+        "--ensemble",
+        "2",
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    let normal = labels.iter().filter(|&&l| l == 0).count() as u64;
+    let seen =
+        summary["train_samples"].as_u64().unwrap() + summary["val_samples"].as_u64().unwrap();
+    assert_eq!(seen, normal, "{summary}");
+
+    // Scoring by blocks writes the same scores and reports the same AUROC as scoring in memory.
+    let score = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "score",
+            "--model",
+            s(&model),
+            "--data",
+            s(&parts),
+            "--label-column",
+            "anomaly",
+            "--normal-class",
+            "0",
+            "--out",
+            s(out),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        json_of(&args)
+    };
+    let whole = score(&[], &dir.join("whole.csv"));
+    let streamed = score(&["--stream"], &dir.join("streamed.csv"));
+    assert_eq!(whole, streamed);
+    assert!(whole["auroc"].as_f64().unwrap() > 0.8, "{whole}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("whole.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("streamed.csv")).unwrap()
+    );
+
+    // Codes written block by block are the codes written whole.
+    for out in ["codes.csv", "codes.npy", "codes.parquet"] {
+        for (extra, name) in [
+            (None, format!("whole-{out}")),
+            (Some("--stream"), out.to_string()),
+        ] {
+            let mut args = vec![
+                "encode",
+                "--model",
+                s(&model),
+                "--data",
+                s(&parts),
+                "--label-column",
+                "anomaly",
+            ];
+            args.extend(extra);
+            let result = hourglass(&[&args[..], &["--out", s(&dir.join(&name))]].concat());
+            assert!(
+                result.status.success(),
+                "{}",
+                String::from_utf8_lossy(&result.stderr)
+            );
+        }
+        let read =
+            |name: &str| hourglass::data::load(&dir.join(name), &Default::default()).unwrap();
+        let (whole, streamed) = (read(&format!("whole-{out}")), read(out));
+        assert_eq!(
+            (whole.values, whole.shape),
+            (streamed.values, streamed.shape),
+            "{out}"
+        );
+    }
+
+    // An NPY array: trained by blocks, scored both ways alike.
+    let model = dir.join("npy.safetensors");
+    json_of(&[
+        "train",
+        "--stream",
+        "--data",
+        s(&array),
+        "--epochs",
+        "2",
+        "--ensemble",
+        "1",
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    for (extra, out) in [(None, "a.csv"), (Some("--stream"), "b.csv")] {
+        let mut args = vec!["score", "--model", s(&model), "--data", s(&array)];
+        args.extend(extra);
+        let out = dir.join(out);
+        let result = hourglass(&[&args[..], &["--out", s(&out)]].concat());
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("b.csv")).unwrap()
+    );
+
+    // A CSV file, read from the record each block starts at: scored both ways alike.
+    let model = dir.join("csv.safetensors");
+    json_of(&[
+        "train",
+        "--stream",
+        "--data",
+        s(&cardio),
+        "--label-column",
+        "anomaly",
+        "--epochs",
+        "2",
+        "--ensemble",
+        "1",
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    for (extra, out) in [(None, "c.csv"), (Some("--stream"), "d.csv")] {
+        let mut args = vec![
+            "score",
+            "--model",
+            s(&model),
+            "--data",
+            s(&cardio),
+            "--label-column",
+            "anomaly",
+        ];
+        args.extend(extra);
+        let out = dir.join(out);
+        let result = hourglass(&[&args[..], &["--out", s(&out)]].concat());
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("c.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("d.csv")).unwrap()
+    );
+
+    // What --stream cannot read or train is refused in one line.
+    let out = hourglass(&[
+        "train",
+        "--stream",
+        "--data",
+        &shipped(),
+        "--out",
+        s(&dir.join("x.safetensors")),
+    ]);
+    assert_clean_failure(&out, "--stream reads");
+    let out = hourglass(&[
+        "train",
+        "--stream",
+        "--model",
+        "conv1d",
+        "--data",
+        s(&array),
+        "--out",
+        s(&dir.join("x.safetensors")),
+    ]);
+    assert_clean_failure(&out, "conv1d");
+}

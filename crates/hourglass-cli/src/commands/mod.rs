@@ -73,6 +73,31 @@ impl DataArgs {
         Ok(data::load(&self.data, &options)?)
     }
 
+    /// Opens the data for reading a block at a time (`--stream`): NPY arrays and Parquet files.
+    pub fn open_stream(&self) -> Result<Box<dyn data::stream::RowSource>> {
+        Ok(data::stream::open(
+            &self.data,
+            &self.options(None, self.columns.clone()),
+        )?)
+    }
+
+    /// [`DataArgs::open_stream`] for a trained model: a table's columns are those it was
+    /// trained on unless `--columns` says otherwise.
+    pub fn open_stream_for(
+        &self,
+        model: &TrainedModel,
+    ) -> Result<Box<dyn data::stream::RowSource>> {
+        let columns = match &self.columns {
+            Some(columns) => Some(columns.clone()),
+            None if data::table::is_table(&self.data) => model.columns.clone(),
+            None => None,
+        };
+        Ok(data::stream::open(
+            &self.data,
+            &self.options(None, columns),
+        )?)
+    }
+
     fn load_columns(
         &self,
         prefer_split: Option<Split>,

@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use hourglass::artifact::TrainedModel;
 use hourglass::data::{SampleKind, window};
 use hourglass::model::Architecture;
 use hourglass::plot::histogram::save_score_histogram;
-use hourglass::tasks::anomaly::{self, ScoreKind, Scoring, ThresholdRule};
+use hourglass::tasks::anomaly::{
+    self, AnomalyReport, Detection, ScoreKind, Scoring, Threshold, ThresholdRule,
+};
 use hourglass::tasks::export;
 
 use super::ModelOnData;
@@ -51,6 +54,10 @@ pub struct Args {
     /// comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub keep_columns: Vec<String>,
+    /// Read the data a block at a time instead of whole, for files larger than memory (.npy
+    /// arrays and Parquet files or directories); memory holds a block and each row's score.
+    #[arg(long, conflicts_with = "per_feature")]
+    pub stream: bool,
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
@@ -62,9 +69,24 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
+impl Args {
+    fn scoring(&self) -> Scoring {
+        Scoring {
+            kind: self.score,
+            threshold: match self.contamination {
+                Some(f) => ThresholdRule::Contamination(f),
+                None => self.threshold,
+            },
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     super::refuse_input_as_output(&args.input.data.data, &args.out)?;
     super::refuse_input_as_output(&args.input.model, &args.out)?;
+    if args.stream {
+        return run_streamed(args);
+    }
     let (model, data, device, series_steps) = args.input.load_series_aware()?;
     let keep = args
         .input
@@ -81,13 +103,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let values = model.scaling.scaled(&data);
     let class = model.config.condition(data.labels.as_deref())?;
-    let scoring = Scoring {
-        kind: args.score,
-        threshold: match args.contamination {
-            Some(f) => ThresholdRule::Contamination(f),
-            None => args.threshold,
-        },
-    };
+    let scoring = args.scoring();
     // Tables get their flagged rows explained by column (a series' steps are explained below,
     // from the windows: a window's values are not columns).
     let is_table = model.kind == SampleKind::Tabular && series_steps.is_none();
@@ -160,6 +176,107 @@ pub fn run(args: Args) -> Result<()> {
             .map(|names| (names, &scores.per_feature[..])),
         &keep,
     )?;
+    show(
+        &args,
+        &model,
+        &scores.per_sample,
+        truth.as_deref(),
+        &threshold,
+        &report,
+    )
+}
+
+/// Scores data read a block at a time (`--stream`): each block is scored as it is read, and the
+/// output written once every row's score is known.
+fn run_streamed(args: Args) -> Result<()> {
+    let device = args.input.device.device.device()?;
+    let model = TrainedModel::load(&args.input.model, &device)?;
+    if model.config.classes.is_some()
+        || model.kind == SampleKind::Tabular
+            && matches!(model.config.architecture, Architecture::Conv1d { .. })
+    {
+        bail!("--stream scores dense and conv2d models without conditioning (drop --stream)");
+    }
+    let path = &args.input.data.data;
+    let mut source = args.input.data.open_stream_for(&model)?;
+    let keep = args
+        .input
+        .data
+        .kept_columns(&args.keep_columns, &args.out)?;
+    let is_table = model.kind == SampleKind::Tabular;
+    let columns: Option<Vec<String>> = is_table.then(|| {
+        source.columns().unwrap_or_else(|| {
+            (0..model.input.features())
+                .map(|j| format!("column {j}"))
+                .collect()
+        })
+    });
+    let mut detection = Detection::new(&model, args.scoring(), columns.as_deref())?;
+    let threshold = detection.threshold().value;
+    let mut labels: Vec<u32> = Vec::new();
+    let mut tops: Vec<Option<String>> = Vec::new();
+    let d = model.input.features();
+    for b in 0..source.blocks() {
+        let block = source.read_block(b)?;
+        if let Some((row, column)) = block.first_non_finite() {
+            bail!(
+                "{}: sample {}, value {column} is missing or infinite; fill the gaps first with \
+                 `hourglass impute`",
+                path.display(),
+                source.block_start(b) + row
+            );
+        }
+        model.check_data(&block, path)?;
+        let truth: Option<Vec<bool>> = match (args.normal_class, &block.labels) {
+            (Some(normal), Some(l)) => Some(l.iter().map(|&l| l != normal).collect()),
+            (Some(_), None) => bail!(
+                "--normal-class needs labels: {} has none (give --label-column)",
+                path.display()
+            ),
+            (None, _) => None,
+        };
+        labels.extend(block.labels.iter().flatten());
+        let values = model.scaling.scaled(&block);
+        let scores = detection.add(&values, None, truth.as_deref(), &device)?;
+        if let Some(names) = &columns {
+            tops.extend(scores.per_sample.iter().enumerate().map(|(i, &s)| {
+                (s as f64 > threshold).then(|| {
+                    export::top_column_cell(&scores.per_feature[i * d..(i + 1) * d], names)
+                })
+            }));
+        }
+    }
+    let truth = detection.truth().map(<[bool]>::to_vec);
+    let (scores, threshold, report) = detection.finish();
+    let labels = (labels.len() == scores.len() && !scores.is_empty()).then_some(labels);
+    export::write_score_table(
+        &args.out,
+        &scores,
+        threshold.value,
+        labels.as_deref(),
+        None,
+        columns.as_ref().map(|_| &tops[..]),
+        &keep,
+    )?;
+    show(
+        &args,
+        &model,
+        &scores,
+        truth.as_deref(),
+        &threshold,
+        &report,
+    )
+}
+
+/// Draws the histogram when asked, and prints the report.
+fn show(
+    args: &Args,
+    model: &TrainedModel,
+    scores: &[f32],
+    truth: Option<&[bool]>,
+    threshold: &Threshold,
+    report: &AnomalyReport,
+) -> Result<()> {
     if let Some(plot) = &args.plot {
         let title = match args.normal_class {
             Some(k) => format!("Anomaly scores: class {k} is normal"),
@@ -167,15 +284,15 @@ pub fn run(args: Args) -> Result<()> {
         };
         save_score_histogram(
             plot,
-            &scores.per_sample,
-            truth.as_deref(),
+            scores,
+            truth,
             threshold.value,
             &title,
             &model.detector.describe(report.score),
         )?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
         return Ok(());
     }
     println!(

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use hourglass::data::Split;
 use hourglass::data::noise::Noise;
 use hourglass::model::{ModelConfig, Sparsity};
-use hourglass::train::plan::{Plan, Request, plan};
+use hourglass::train::plan::{Plan, Request, plan, plan_streamed};
 use hourglass::train::{self, LossKind, OptimizerKind, RunSettings, ScalingKind, TrainOptions};
 
 use super::{DataArgs, DeviceArgs};
@@ -128,12 +128,63 @@ pub struct Args {
     /// Print the training summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Read the data a block at a time instead of whole, for files larger than memory (.npy
+    /// arrays and Parquet files or directories): memory holds a block, a 64 MiB shuffle buffer
+    /// and a 16,384-row sample, whatever the file's size. Dense and conv2d models.
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
     super::refuse_input_as_output(&args.data.data, &args.out)?;
+    let request = request(&args)?;
+    let settings = RunSettings {
+        backend: args.device.device,
+        checkpoint: Some(
+            args.checkpoint
+                .clone()
+                .unwrap_or_else(|| args.out.with_extension("checkpoint")),
+        ),
+        resume: args.resume,
+        log: Some(
+            args.log
+                .clone()
+                .unwrap_or_else(|| args.out.with_extension("log.jsonl")),
+        ),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let (model, options) = if args.stream {
+        let mut source = args.data.open_stream()?;
+        if source.is_empty() {
+            anyhow::bail!("{}: no samples to train on", args.data.data.display());
+        }
+        let (config, options) =
+            plan_streamed(&request, source.shape(), source.kind(), source.len())
+                .with_context(|| args.data.data.display().to_string())?;
+        for warning in train::warnings(&config, source.shape(), &options) {
+            eprintln!("warning: {warning}");
+        }
+        let streaming = train::stream::Streaming {
+            class: args.class,
+            ..Default::default()
+        };
+        let model = train::stream::train(source.as_mut(), streaming, &config, &options, &settings)?;
+        (model, options)
+    } else {
+        train_in_memory(&args, &request, &settings)?
+    };
+    model.save(&args.out)?;
+    report(&args, &model, &options, &settings)
+}
+
+/// Reads the data whole, plans the model from it and trains.
+fn train_in_memory(
+    args: &Args,
+    request: &Request,
+    settings: &RunSettings,
+) -> Result<(hourglass::artifact::TrainedModel, TrainOptions)> {
     let mut data = args.data.load(Some(Split::Train))?;
     if data.is_empty() {
         anyhow::bail!("{}: no samples to train on", args.data.data.display());
@@ -152,7 +203,21 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let request = Request {
+    let Plan {
+        config,
+        options,
+        data,
+    } = plan(request, data).with_context(|| args.data.data.display().to_string())?;
+    for warning in train::warnings(&config, data.shape, &options) {
+        eprintln!("warning: {warning}");
+    }
+    let model = train::train(&data, &config, &options, settings)?;
+    Ok((model, options))
+}
+
+/// The flags as a [`Request`]: what is not given is chosen from the data.
+fn request(args: &Args) -> Result<Request> {
+    Ok(Request {
         model: args.model.parse()?,
         config: args
             .config
@@ -203,32 +268,15 @@ pub fn run(args: Args) -> Result<()> {
             },
             ..TrainOptions::default()
         },
-    };
-    let Plan {
-        config,
-        options,
-        data,
-    } = plan(&request, data).with_context(|| args.data.data.display().to_string())?;
-    let settings = RunSettings {
-        backend: args.device.device,
-        checkpoint: Some(
-            args.checkpoint
-                .clone()
-                .unwrap_or_else(|| args.out.with_extension("checkpoint")),
-        ),
-        resume: args.resume,
-        log: Some(
-            args.log
-                .clone()
-                .unwrap_or_else(|| args.out.with_extension("log.jsonl")),
-        ),
-        progress: std::io::stderr().is_terminal(),
-    };
-    for warning in train::warnings(&config, data.shape, &options) {
-        eprintln!("warning: {warning}");
-    }
-    let model = train::train(&data, &config, &options, &settings)?;
-    model.save(&args.out)?;
+    })
+}
+
+fn report(
+    args: &Args,
+    model: &hourglass::artifact::TrainedModel,
+    options: &TrainOptions,
+    settings: &RunSettings,
+) -> Result<()> {
     let summary = &model.summary;
     if args.json {
         println!("{}", serde_json::to_string_pretty(summary)?);

@@ -8,6 +8,7 @@ pub mod labels;
 pub mod noise;
 pub mod npy;
 pub mod scaling;
+pub mod stream;
 pub mod table;
 pub mod window;
 

@@ -19,8 +19,20 @@ pub fn read(path: &Path) -> Result<Dataset> {
 pub fn from_bytes(source: &Path, bytes: &[u8]) -> Result<Dataset> {
     let path = source;
     let (values, dims) = read_any(path, bytes)?;
-    let (shape, kind) = match dims[..] {
-        // A 1-D array is one column: labels, or a single series.
+    let (shape, kind) = sample_shape(path, &dims)?;
+    Ok(Dataset {
+        values,
+        shape,
+        kind,
+        labels: None,
+        columns: None,
+    })
+}
+
+/// What one sample of an array of these dimensions is: 2-D is a table, 3-D single-channel
+/// images, 4-D images with channels (a 1-D array is one column: labels, or a single series).
+pub(crate) fn sample_shape(path: &Path, dims: &[usize]) -> Result<(SampleShape, SampleKind)> {
+    Ok(match dims[..] {
         [_] => (SampleShape::tabular(1), SampleKind::Tabular),
         [_, columns] => (SampleShape::tabular(columns), SampleKind::Tabular),
         [_, height, width] => (SampleShape::image(1, height, width), SampleKind::Image),
@@ -34,13 +46,6 @@ pub fn from_bytes(source: &Path, bytes: &[u8]) -> Result<Dataset> {
                 format!("an array of shape {dims:?} is not a data set (want 2, 3 or 4 dimensions)"),
             ));
         }
-    };
-    Ok(Dataset {
-        values,
-        shape,
-        kind,
-        labels: None,
-        columns: None,
     })
 }
 
@@ -104,12 +109,12 @@ fn try_read<T: ndarray_npy::ReadableElement>(bytes: &[u8], to_f32: fn(T) -> f32)
 
 /// NumPy's own limit on header length (`np.load`'s `max_header_size`); a plain array's header
 /// is under 200 bytes.
-const MAX_HEADER_BYTES: usize = 10_000;
+pub(crate) const MAX_HEADER_BYTES: usize = 10_000;
 
 /// Refuses a header that is too long or nested deeper than a plain array's dict holding a shape
 /// tuple, before the header parser sees it: that parser backtracks, and takes seconds per
 /// input on a few hundred nested brackets (found by fuzzing).
-fn check_header_form(path: &Path, header: &[u8]) -> Result<()> {
+pub(crate) fn check_header_form(path: &Path, header: &[u8]) -> Result<()> {
     if header.len() > MAX_HEADER_BYTES {
         return Err(Error::format(
             path,
@@ -184,7 +189,7 @@ fn header(bytes: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// The `shape` tuple of an `.npy` header.
-fn shape(header: &str) -> Option<Vec<usize>> {
+pub(crate) fn shape(header: &str) -> Option<Vec<usize>> {
     let start = header.find("'shape':")? + "'shape':".len();
     let rest = header[start..].trim_start().strip_prefix('(')?;
     rest[..rest.find(')')?]
@@ -197,7 +202,11 @@ fn shape(header: &str) -> Option<Vec<usize>> {
 
 /// The `descr` entry of an `.npy` header, for error messages.
 fn descriptor(bytes: &[u8]) -> Option<String> {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
+    descriptor_of(&String::from_utf8_lossy(&bytes[..bytes.len().min(256)]))
+}
+
+/// The `descr` entry of an `.npy` header's text.
+pub(crate) fn descriptor_of(head: &str) -> Option<String> {
     let start = head.find("'descr':")? + "'descr':".len();
     let rest = head[start..].trim_start().strip_prefix('\'')?;
     Some(rest[..rest.find('\'')?].to_string())

@@ -35,55 +35,13 @@ impl Scaling {
     /// The scaling that suits this training data: pixels by their type's maximum, tables by
     /// column statistics of the `kind` asked for (ignoring missing values).
     pub fn fit(data: &Dataset, kind: ScalingKind) -> Scaling {
-        match data.kind {
-            SampleKind::Image => {
-                let brightest = data
-                    .values
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .fold(0.0f32, f32::max);
-                let max = if brightest <= 1.0 {
-                    1.0
-                } else if brightest <= 255.0 {
-                    255.0
-                } else {
-                    brightest
-                };
-                Scaling::Pixels { max }
-            }
-            SampleKind::Tabular if kind == ScalingKind::Robust => {
-                let (mean, std) = robust_columns(&data.values, data.shape.features());
-                Scaling::Robust { mean, std }
-            }
-            SampleKind::Tabular => {
-                let d = data.shape.features();
-                let mut sum = vec![0.0f64; d];
-                let mut sum_sq = vec![0.0f64; d];
-                let mut count = vec![0usize; d];
-                for row in data.values.chunks_exact(d) {
-                    for (j, &v) in row.iter().enumerate() {
-                        if v.is_finite() {
-                            sum[j] += v as f64;
-                            sum_sq[j] += (v as f64) * (v as f64);
-                            count[j] += 1;
-                        }
-                    }
-                }
-                let mut mean = vec![0.0f32; d];
-                let mut std = vec![1.0f32; d];
-                for j in 0..d {
-                    if count[j] > 0 {
-                        let m = sum[j] / count[j] as f64;
-                        let var = (sum_sq[j] / count[j] as f64 - m * m).max(0.0);
-                        mean[j] = m as f32;
-                        // A constant column would divide by zero; leave it centred, unscaled.
-                        std[j] = if var > 1e-12 { var.sqrt() as f32 } else { 1.0 };
-                    }
-                }
-                Scaling::Standardize { mean, std }
-            }
+        if data.kind == SampleKind::Tabular && kind == ScalingKind::Robust {
+            let (mean, std) = robust_columns(&data.values, data.shape.features());
+            return Scaling::Robust { mean, std };
         }
+        let mut stats = ColumnStats::new(data.shape.features());
+        stats.add(&data.values);
+        stats.scaling(data.kind)
     }
 
     /// Scales raw rows in place.
@@ -124,6 +82,83 @@ impl Scaling {
         let mut values = data.values.clone();
         self.apply(&mut values);
         values
+    }
+}
+
+/// Per-column sums of rows seen so far (ignoring missing values) and the brightest value: what
+/// the pixel and standard scalings need, gathered in one pass over data read a block at a time.
+#[derive(Debug, Clone)]
+pub struct ColumnStats {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    count: Vec<usize>,
+    brightest: f32,
+}
+
+impl ColumnStats {
+    pub fn new(features: usize) -> Self {
+        ColumnStats {
+            sum: vec![0.0; features],
+            sum_sq: vec![0.0; features],
+            count: vec![0; features],
+            brightest: 0.0,
+        }
+    }
+
+    /// Adds rows (`features` values each).
+    pub fn add(&mut self, rows: &[f32]) {
+        let d = self.sum.len();
+        for row in rows.chunks_exact(d) {
+            for (j, &v) in row.iter().enumerate() {
+                if v.is_finite() {
+                    self.sum[j] += v as f64;
+                    self.sum_sq[j] += (v as f64) * (v as f64);
+                    self.count[j] += 1;
+                    self.brightest = self.brightest.max(v);
+                }
+            }
+        }
+    }
+
+    /// Per-column means of the rows added (0 for a column with none observed).
+    pub fn means(&self) -> Vec<f32> {
+        self.sum
+            .iter()
+            .zip(&self.count)
+            .map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 })
+            .collect()
+    }
+
+    /// Pixels by their type's maximum, table columns by mean and standard deviation.
+    pub fn scaling(&self, kind: SampleKind) -> Scaling {
+        match kind {
+            SampleKind::Image => {
+                let brightest = self.brightest;
+                let max = if brightest <= 1.0 {
+                    1.0
+                } else if brightest <= 255.0 {
+                    255.0
+                } else {
+                    brightest
+                };
+                Scaling::Pixels { max }
+            }
+            SampleKind::Tabular => {
+                let d = self.sum.len();
+                let mut mean = vec![0.0f32; d];
+                let mut std = vec![1.0f32; d];
+                for j in 0..d {
+                    if self.count[j] > 0 {
+                        let m = self.sum[j] / self.count[j] as f64;
+                        let var = (self.sum_sq[j] / self.count[j] as f64 - m * m).max(0.0);
+                        mean[j] = m as f32;
+                        // A constant column would divide by zero; leave it centred, unscaled.
+                        std[j] = if var > 1e-12 { var.sqrt() as f32 } else { 1.0 };
+                    }
+                }
+                Scaling::Standardize { mean, std }
+            }
+        }
     }
 }
 

@@ -284,47 +284,14 @@ fn open_parquet(
     picked.sort_unstable();
     picked.dedup();
     // Sizes come from the footer: check them against the file before anything is decoded.
-    // (parquet 60.1 asserts that column chunks have non-negative offsets and sizes, a panic on
-    // a hostile footer, and allocates what a chunk or a page header declares: found by
-    // fuzz/fuzz_targets/table.rs.) Page headers are walked too (`table_parquet_check.rs`).
     let mut rows: u64 = 0;
     let cap = (crate::fsutil::inflate_cap(size) as u64).max(MIN_DECODED_CAP);
     for group in builder.metadata().row_groups() {
-        let n = u64::try_from(group.num_rows())
-            .map_err(|_| Error::format(source, "a row group declares a negative row count"))?;
-        rows = rows.saturating_add(n);
-        // A row group's chunks are decoded side by side: together they must fit the cap.
-        let mut group_inflated: u64 = 0;
-        for chunk in group.columns() {
-            let start = chunk
-                .dictionary_page_offset()
-                .unwrap_or(chunk.data_page_offset());
-            let range = usize::try_from(start)
-                .ok()
-                .zip(usize::try_from(chunk.compressed_size()).ok())
-                .and_then(|(s, l)| Some(s..s.checked_add(l)?))
-                .filter(|r| r.end <= size);
-            let inflated = u64::try_from(chunk.uncompressed_size()).ok();
-            group_inflated = group_inflated.saturating_add(inflated.unwrap_or(u64::MAX));
-            let (Some(range), Some(inflated)) = (range, inflated.filter(|_| group_inflated <= cap))
-            else {
-                return Err(Error::format(
-                    source,
-                    format!(
-                        "column chunk {:?} declares bytes {start}+{} (inflating to {}) in a file of {size} bytes",
-                        chunk.column_path().string(),
-                        chunk.compressed_size(),
-                        chunk.uncompressed_size()
-                    ),
-                ));
-            };
-            parquet_check::chunk(&bytes[range], inflated).map_err(|problem| {
-                Error::format(
-                    source,
-                    format!("column chunk {:?}: {problem}", chunk.column_path().string()),
-                )
-            })?;
+        let (n, chunks) = row_group_chunks(source, group, size, cap)?;
+        for chunk in &chunks {
+            chunk.check(source, &bytes[chunk.range.clone()])?;
         }
+        rows = rows.saturating_add(n);
     }
     let bytes_out = rows
         .saturating_mul(picked.len().max(1) as u64)
@@ -345,10 +312,83 @@ fn open_parquet(
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| parquet_error(source, e))?;
-    // The projection drops the columns not picked; put them back as all-null placeholders so
-    // that every batch keeps the schema's column positions.
-    let full = schema.clone();
-    let batches = reader.map(move |batch| {
+    let batches = with_placeholders(reader, schema.clone(), picked);
+    Ok((schema, choice, batches))
+}
+
+/// One column chunk's place in a file, checked against it.
+struct Chunk {
+    range: std::ops::Range<usize>,
+    inflated: u64,
+    name: String,
+}
+
+impl Chunk {
+    /// Walks the chunk's page headers (`table_parquet_check.rs`) over its `bytes`.
+    fn check(&self, source: &Path, bytes: &[u8]) -> Result<()> {
+        parquet_check::chunk(bytes, self.inflated).map_err(|problem| {
+            Error::format(source, format!("column chunk {:?}: {problem}", self.name))
+        })
+    }
+}
+
+/// One row group's row count and column chunks, checked against the file (`size` bytes) before
+/// anything in them is decoded. Sizes come from the footer: parquet 60.1 asserts that column
+/// chunks have non-negative offsets and sizes (a panic on a hostile footer) and allocates what a
+/// chunk or a page header declares (found by fuzz/fuzz_targets/table.rs), so each chunk must lie
+/// in the file and the group's chunks must inflate to at most `cap` together; the caller walks
+/// each chunk's page headers ([`Chunk::check`]).
+fn row_group_chunks(
+    source: &Path,
+    group: &parquet::file::metadata::RowGroupMetaData,
+    size: usize,
+    cap: u64,
+) -> Result<(u64, Vec<Chunk>)> {
+    let rows = u64::try_from(group.num_rows())
+        .map_err(|_| Error::format(source, "a row group declares a negative row count"))?;
+    // A row group's chunks are decoded side by side: together they must fit the cap.
+    let mut group_inflated: u64 = 0;
+    let mut chunks = Vec::with_capacity(group.columns().len());
+    for chunk in group.columns() {
+        let start = chunk
+            .dictionary_page_offset()
+            .unwrap_or(chunk.data_page_offset());
+        let range = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(chunk.compressed_size()).ok())
+            .and_then(|(s, l)| Some(s..s.checked_add(l)?))
+            .filter(|r| r.end <= size);
+        let inflated = u64::try_from(chunk.uncompressed_size()).ok();
+        group_inflated = group_inflated.saturating_add(inflated.unwrap_or(u64::MAX));
+        let (Some(range), Some(inflated)) = (range, inflated.filter(|_| group_inflated <= cap))
+        else {
+            return Err(Error::format(
+                source,
+                format!(
+                    "column chunk {:?} declares bytes {start}+{} (inflating to {}) in a file of {size} bytes",
+                    chunk.column_path().string(),
+                    chunk.compressed_size(),
+                    chunk.uncompressed_size()
+                ),
+            ));
+        };
+        chunks.push(Chunk {
+            range,
+            inflated,
+            name: chunk.column_path().string(),
+        });
+    }
+    Ok((rows, chunks))
+}
+
+/// Batches of the picked columns at their schema positions: the projection drops the columns not
+/// picked, which come back as all-null placeholders.
+fn with_placeholders(
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    full: SchemaRef,
+    picked: Vec<usize>,
+) -> Batches {
+    Box::new(reader.map(move |batch| {
         let batch = batch?;
         let rows = batch.num_rows();
         let mut projected = batch.columns().iter();
@@ -377,8 +417,209 @@ fn open_parquet(
             })
             .collect();
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-    });
-    Ok((schema, choice, Box::new(batches)))
+    }))
+}
+
+/// A Parquet file, or a directory of them, read one row group at a time (`--stream`): memory
+/// holds one row group's decoded rows, so files meant for streaming need row groups of a few
+/// hundred MiB at most (pyarrow: `row_group_size=`; Spark writes 128 MiB groups).
+pub struct ParquetBlocks {
+    path: PathBuf,
+    files: Vec<PathBuf>,
+    /// Per block: the file, its row group, and the block's first row in the whole data set.
+    groups: Vec<(usize, usize, usize)>,
+    rows: usize,
+    /// The feature columns' names and the label column, as chosen in the first file.
+    columns: Vec<String>,
+    label: Option<String>,
+}
+
+/// The most one row group may decode to under `--stream`.
+const MAX_STREAMED_GROUP: u64 = 1 << 30;
+
+impl ParquetBlocks {
+    pub fn open(path: &Path, selection: Selection) -> Result<ParquetBlocks> {
+        let files = table_files(path)?;
+        let mut groups = Vec::new();
+        let mut rows = 0usize;
+        let mut chosen: Option<(Vec<String>, Option<String>)> = None;
+        for (f, file) in files.iter().enumerate() {
+            let (builder, _) = open_parquet_file(file)?;
+            let schema = builder.schema().clone();
+            let picked = pick_columns(file, &schema, selection)?;
+            let names: Vec<String> = picked
+                .features
+                .iter()
+                .map(|&i| schema.field(i).name().clone())
+                .collect();
+            let label = picked.label.map(|i| schema.field(i).name().clone());
+            match &chosen {
+                None => chosen = Some((names, label)),
+                Some((first, _)) if *first != names => {
+                    return Err(Error::format(
+                        file,
+                        format!(
+                            "columns {names:?} differ from the first file's {first:?} (a directory's files share one schema)"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            let width = picked.features.len() as u64 + u64::from(picked.label.is_some());
+            for (g, group) in builder.metadata().row_groups().iter().enumerate() {
+                let n = usize::try_from(group.num_rows()).map_err(|_| {
+                    Error::format(file, "a row group declares a negative row count")
+                })?;
+                if (n as u64).saturating_mul(width * 4) > MAX_STREAMED_GROUP {
+                    return Err(Error::format(
+                        file,
+                        format!(
+                            "row group {g} holds {n} rows ({} MiB as f32): --stream reads a row \
+                             group at a time and takes groups up to {} MiB; rewrite the file with \
+                             smaller row groups (pyarrow: row_group_size=65536)",
+                            (n as u64 * width * 4) >> 20,
+                            MAX_STREAMED_GROUP >> 20
+                        ),
+                    ));
+                }
+                groups.push((f, g, rows));
+                rows = rows.saturating_add(n);
+            }
+        }
+        let (columns, label) = chosen.expect("a table path has at least one file");
+        Ok(ParquetBlocks {
+            path: path.to_path_buf(),
+            files,
+            groups,
+            rows,
+            columns,
+            label,
+        })
+    }
+}
+
+/// Opens a Parquet file for reading by row group: its footer is checked
+/// (`table_parquet_check.rs`) before parquet parses it. Arrow IPC files are refused: they are
+/// read whole, without `--stream`.
+fn open_parquet_file(
+    path: &Path,
+) -> Result<(ParquetRecordBatchReaderBuilder<std::fs::File>, usize)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len() as usize;
+    let mut magic = [0u8; 4];
+    let mut tail = [0u8; 8];
+    let framed = size >= 12
+        && file.read_exact(&mut magic).is_ok()
+        && file.seek(SeekFrom::End(-8)).is_ok()
+        && file.read_exact(&mut tail).is_ok()
+        && &magic == b"PAR1"
+        && &tail[4..] == b"PAR1";
+    if !framed {
+        return Err(Error::format(
+            path,
+            "--stream reads Parquet files (PAR1 at both ends); read Arrow IPC files without --stream",
+        ));
+    }
+    let len = u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as usize;
+    if len > size - 12 {
+        return Err(Error::format(
+            path,
+            format!("the Parquet footer declares {len} bytes in a file of {size}"),
+        ));
+    }
+    let mut footer = vec![0u8; len];
+    file.seek(SeekFrom::Start((size - 8 - len) as u64))
+        .and_then(|_| file.read_exact(&mut footer))
+        .map_err(|e| Error::io(path, e))?;
+    parquet_check::footer(&footer)
+        .map_err(|problem| Error::format(path, format!("the Parquet footer: {problem}")))?;
+    drop(footer);
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    let builder = guarded(path, || {
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))
+    })?;
+    Ok((builder, size))
+}
+
+impl super::stream::RowSource for ParquetBlocks {
+    fn shape(&self) -> SampleShape {
+        SampleShape::tabular(self.columns.len())
+    }
+    fn kind(&self) -> SampleKind {
+        SampleKind::Tabular
+    }
+    fn columns(&self) -> Option<Vec<String>> {
+        Some(self.columns.clone())
+    }
+    fn len(&self) -> usize {
+        self.rows
+    }
+    fn blocks(&self) -> usize {
+        self.groups.len()
+    }
+    fn block_start(&self, b: usize) -> usize {
+        self.groups[b].2
+    }
+    fn read_block(&mut self, b: usize) -> Result<Dataset> {
+        use std::io::{Read, Seek, SeekFrom};
+        let (f, g, _) = self.groups[b];
+        let file = &self.files[f];
+        let selection = Selection {
+            columns: Some(&self.columns),
+            label_column: self.label.as_deref(),
+        };
+        let (builder, size) = open_parquet_file(file)?;
+        let schema = builder.schema().clone();
+        let picked = pick_columns(file, &schema, selection)?;
+        let Some(group) = builder.metadata().row_groups().get(g) else {
+            return Err(Error::format(file, "the file changed while it was read"));
+        };
+        // The group's chunks are checked one at a time, read from the file, before decoding.
+        let mut reader = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+        let (_, chunks) = row_group_chunks(file, group, size, MAX_STREAMED_GROUP)?;
+        for chunk in chunks {
+            let mut bytes = vec![0u8; chunk.range.len()];
+            reader
+                .seek(SeekFrom::Start(chunk.range.start as u64))
+                .and_then(|_| reader.read_exact(&mut bytes))
+                .map_err(|e| Error::io(file, e))?;
+            chunk.check(file, &bytes)?;
+        }
+        let mut wanted = picked.features.clone();
+        wanted.extend(picked.label);
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+        let mut out = Accumulator::default();
+        let group_rows = usize::try_from(group.num_rows()).unwrap_or(0);
+        out.values.reserve_exact(group_rows * self.columns.len());
+        guarded(file, || {
+            let reader = builder
+                .with_row_groups(vec![g])
+                .with_projection(mask)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| parquet_error(file, e))?;
+            let batches = with_placeholders(reader, schema.clone(), wanted);
+            decode(file, &schema, picked, batches, &mut out)
+        })?;
+        if out.rows == 0 {
+            // An empty row group still gives a block: of no rows, with the data set's shape.
+            return Ok(Dataset {
+                values: Vec::new(),
+                shape: self.shape(),
+                kind: SampleKind::Tabular,
+                labels: self.label.as_ref().map(|_| Vec::new()),
+                columns: Some(self.columns.clone()),
+            });
+        }
+        out.finish(file)
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// The footer's `FileMetaData` bytes, when the length before the closing `PAR1` fits the file
@@ -479,17 +720,28 @@ fn index_of(source: &Path, schema: &Schema, name: &str) -> Result<usize> {
     })
 }
 
-/// Decodes one file's batches into the accumulator; every file after the first must have the
-/// first one's feature columns.
+/// Reads one file's batches into the accumulator.
 fn read_batches(
     source: &Path,
     bytes: Vec<u8>,
     selection: Selection,
     out: &mut Accumulator,
 ) -> Result<()> {
-    let (schema, Picked { features, label }, batches) = open(source, bytes, |schema| {
+    let (schema, picked, batches) = open(source, bytes, |schema| {
         pick_columns(source, schema, selection)
     })?;
+    decode(source, &schema, picked, batches, out)
+}
+
+/// Decodes batches of the picked columns into the accumulator; a file after the first must have
+/// the first one's feature columns.
+fn decode(
+    source: &Path,
+    schema: &Schema,
+    Picked { features, label }: Picked,
+    batches: Batches,
+    out: &mut Accumulator,
+) -> Result<()> {
     let names: Vec<String> = features
         .iter()
         .map(|&i| schema.field(i).name().clone())

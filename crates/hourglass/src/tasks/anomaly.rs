@@ -391,54 +391,128 @@ pub fn detect(
     columns: Option<&[String]>,
     device: &Device,
 ) -> Result<(Scores, Threshold, AnomalyReport)> {
-    let kind = scoring.kind.unwrap_or(model.detector.default);
-    model.detector.supports(kind)?;
-    let threshold = scoring.threshold.resolve(model, kind)?;
-    let scores = score(model, values, class, Some(kind), device)?;
-    let d = model.input.features();
-    let mut flagged: Vec<usize> = (0..scores.per_sample.len())
-        .filter(|&i| scores.per_sample[i] as f64 > threshold.value)
-        .collect();
-    let flagged_count = flagged.len();
-    flagged.sort_by(|&a, &b| scores.per_sample[b].total_cmp(&scores.per_sample[a]));
-    let flagged_rows = match columns {
-        Some(names) => flagged
-            .into_iter()
-            .take(EXPLAINED_ROWS)
-            .map(|row| FlaggedRow {
-                row,
-                score: scores.per_sample[row],
-                top_columns: top_columns(&scores.per_feature[row * d..(row + 1) * d], names),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let (auroc, ap, pca_auroc, pca_ap) = match anomalous {
-        Some(truth) => {
-            let pca = scores_of(values, &model.baseline.reconstruct(values, device), d);
-            (
-                roc_auc(&scores.per_sample, truth),
-                average_precision(&scores.per_sample, truth),
-                roc_auc(&pca, truth),
-                average_precision(&pca, truth),
-            )
-        }
-        None => (None, None, None, None),
-    };
-    let report = AnomalyReport {
-        n: scores.per_sample.len(),
-        score: kind,
-        threshold: threshold.value,
-        threshold_rule: threshold.rule.clone(),
-        train_fraction_flagged: threshold.train_fraction_flagged,
-        flagged: flagged_count,
-        flagged_rows,
-        auroc,
-        average_precision: ap,
-        pca_auroc,
-        pca_average_precision: pca_ap,
-    };
+    let mut detection = Detection::new(model, scoring, columns)?;
+    let scores = detection.add(values, class, anomalous, device)?;
+    let (_, threshold, report) = detection.finish();
     Ok((scores, threshold, report))
+}
+
+/// Scoring, flagging and measuring rows a chunk at a time: [`detect`] hands it every row at once,
+/// a streamed `score` one block at a time. It keeps each row's score (and, with labels, its truth
+/// and PCA score) for the report, and the highest flagged rows' explanations.
+pub struct Detection<'a> {
+    model: &'a TrainedModel,
+    kind: ScoreKind,
+    threshold: Threshold,
+    columns: Option<&'a [String]>,
+    scores: Vec<f32>,
+    truth: Vec<bool>,
+    pca: Vec<f32>,
+    flagged: usize,
+    explained: Vec<FlaggedRow>,
+}
+
+impl<'a> Detection<'a> {
+    pub fn new(
+        model: &'a TrainedModel,
+        scoring: Scoring,
+        columns: Option<&'a [String]>,
+    ) -> Result<Self> {
+        let kind = scoring.kind.unwrap_or(model.detector.default);
+        model.detector.supports(kind)?;
+        Ok(Detection {
+            model,
+            kind,
+            threshold: scoring.threshold.resolve(model, kind)?,
+            columns,
+            scores: Vec::new(),
+            truth: Vec::new(),
+            pca: Vec::new(),
+            flagged: 0,
+            explained: Vec::new(),
+        })
+    }
+
+    pub fn threshold(&self) -> &Threshold {
+        &self.threshold
+    }
+
+    /// Whether the rows handed in so far came with their truth.
+    pub fn truth(&self) -> Option<&[bool]> {
+        (!self.truth.is_empty() && self.truth.len() == self.scores.len()).then_some(&self.truth)
+    }
+
+    /// Scores the next scaled rows (`anomalous`: their truth, when known) and returns their
+    /// scores.
+    pub fn add(
+        &mut self,
+        values: &[f32],
+        class: Option<&[f32]>,
+        anomalous: Option<&[bool]>,
+        device: &Device,
+    ) -> Result<Scores> {
+        let model = self.model;
+        let d = model.input.features();
+        let scores = score(model, values, class, Some(self.kind), device)?;
+        let first = self.scores.len();
+        for (i, &s) in scores.per_sample.iter().enumerate() {
+            if s as f64 <= self.threshold.value {
+                continue;
+            }
+            self.flagged += 1;
+            if let Some(names) = self.columns {
+                self.explained.push(FlaggedRow {
+                    row: first + i,
+                    score: s,
+                    top_columns: top_columns(&scores.per_feature[i * d..(i + 1) * d], names),
+                });
+            }
+        }
+        if self.explained.len() > 4 * EXPLAINED_ROWS {
+            self.keep_highest();
+        }
+        if let Some(truth) = anomalous {
+            self.truth.extend_from_slice(truth);
+            let pca = model.baseline.reconstruct(values, device);
+            self.pca.extend(scores_of(values, &pca, d));
+        }
+        self.scores.extend_from_slice(&scores.per_sample);
+        Ok(scores)
+    }
+
+    /// The [`EXPLAINED_ROWS`] highest flagged rows, highest first (ties: the earlier row).
+    fn keep_highest(&mut self) {
+        self.explained.sort_by(|a, b| b.score.total_cmp(&a.score));
+        self.explained.truncate(EXPLAINED_ROWS);
+    }
+
+    /// Every row's score, the threshold and the report.
+    pub fn finish(mut self) -> (Vec<f32>, Threshold, AnomalyReport) {
+        self.keep_highest();
+        let (auroc, ap, pca_auroc, pca_ap) = match self.truth() {
+            Some(truth) => (
+                roc_auc(&self.scores, truth),
+                average_precision(&self.scores, truth),
+                roc_auc(&self.pca, truth),
+                average_precision(&self.pca, truth),
+            ),
+            None => (None, None, None, None),
+        };
+        let report = AnomalyReport {
+            n: self.scores.len(),
+            score: self.kind,
+            threshold: self.threshold.value,
+            threshold_rule: self.threshold.rule.clone(),
+            train_fraction_flagged: self.threshold.train_fraction_flagged,
+            flagged: self.flagged,
+            flagged_rows: self.explained,
+            auroc,
+            average_precision: ap,
+            pca_auroc,
+            pca_average_precision: pca_ap,
+        };
+        (self.scores, self.threshold, report)
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,145 @@ pub fn write_latents(
     }
 }
 
+/// One block of latent codes (`rows × width`) and, when asked for, their labels.
+pub type CodeBlock = (Vec<f32>, Option<Vec<u32>>);
+
+/// Writes latent codes as [`write_latents`] does, a block at a time as `next` hands them out
+/// (`None` when done), for data read by blocks (`encode --stream`): memory holds one block.
+/// `rows` is the total; `keep` columns hold every row and are sliced to each block.
+pub fn write_latents_by_blocks(
+    path: &Path,
+    width: usize,
+    rows: usize,
+    with_labels: bool,
+    keep: &[Column],
+    next: &mut dyn FnMut() -> Result<Option<CodeBlock>>,
+) -> Result<()> {
+    let extension = data::extension(path);
+    refuse_kept_columns(path, &extension, keep)?;
+    if !matches!(extension.as_str(), "csv" | "npy" | "parquet" | "pq") {
+        return Err(Error::format(
+            path,
+            format!("cannot write latent codes as .{extension} (use .csv, .npy or .parquet)"),
+        ));
+    }
+    if with_labels && extension == "npy" {
+        return Err(Error::invalid(
+            "--with-labels needs a .csv output (an .npy array holds one type)",
+        ));
+    }
+    // An error of the input (not of the output file) is returned as it is.
+    let mut failure = None;
+    let mut written = 0usize;
+    // The next block, checked against the rows declared.
+    let mut take = || -> Result<Option<CodeBlock>> {
+        let Some(block) = next()? else {
+            return if written == rows {
+                Ok(None)
+            } else {
+                Err(Error::invalid(format!(
+                    "the input declared {rows} rows and held {written}"
+                )))
+            };
+        };
+        written += block.0.len() / width.max(1);
+        if written > rows {
+            return Err(Error::invalid("the input holds more rows than it declared"));
+        }
+        Ok(Some(block))
+    };
+    let mut body = |w: &mut std::io::BufWriter<std::fs::File>| -> Result<()> {
+        let io = |e: std::io::Error| Error::io(path, e);
+        let names: Vec<String> = (0..width).map(|j| format!("z{j}")).collect();
+        match extension.as_str() {
+            "npy" => {
+                let dict = format!(
+                    "{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {width}), }}"
+                );
+                // Magic, version 1.0, header length, then the header padded to 64 bytes.
+                let padded = (10 + dict.len() + 1).div_ceil(64) * 64 - 10;
+                w.write_all(b"\x93NUMPY\x01\x00").map_err(io)?;
+                w.write_all(&(padded as u16).to_le_bytes()).map_err(io)?;
+                writeln!(w, "{dict:<width$}", width = padded - 1).map_err(io)?;
+                while let Some((codes, _)) = take()? {
+                    let bytes: Vec<u8> = codes.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    w.write_all(&bytes).map_err(io)?;
+                }
+                Ok(())
+            }
+            "csv" => {
+                let mut header = names;
+                if with_labels {
+                    header.push("label".into());
+                }
+                writeln!(w, "{}", header.join(",")).map_err(io)?;
+                while let Some((codes, labels)) = take()? {
+                    for (i, row) in codes.chunks_exact(width).enumerate() {
+                        let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                        if let Some(labels) = &labels {
+                            cells.push(labels[i].to_string());
+                        }
+                        writeln!(w, "{}", cells.join(",")).map_err(io)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                let parquet = |e: parquet::errors::ParquetError| {
+                    Error::invalid(format!("{}: {e}", path.display()))
+                };
+                let mut fields: Vec<arrow_schema::Field> = names
+                    .iter()
+                    .map(|n| arrow_schema::Field::new(n, arrow_schema::DataType::Float32, false))
+                    .collect();
+                if with_labels {
+                    fields.push(arrow_schema::Field::new(
+                        "label",
+                        arrow_schema::DataType::UInt32,
+                        false,
+                    ));
+                }
+                fields.extend(keep.iter().map(|c| {
+                    arrow_schema::Field::new(&c.name, c.array.data_type().clone(), c.nullable)
+                }));
+                let schema = Arc::new(arrow_schema::Schema::new(fields));
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                let mut writer =
+                    parquet::arrow::ArrowWriter::try_new(w, schema.clone(), Some(props))
+                        .map_err(parquet)?;
+                let mut first = 0;
+                while let Some((codes, labels)) = take()? {
+                    let n = codes.len() / width.max(1);
+                    let mut columns: Vec<arrow_array::ArrayRef> =
+                        (0..width).map(|j| strided(&codes, j, width)).collect();
+                    if with_labels {
+                        columns.push(Arc::new(UInt32Array::from(labels.unwrap_or_default())));
+                    }
+                    columns.extend(keep.iter().map(|c| c.array.slice(first, n)));
+                    first += n;
+                    let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns)
+                        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+                    writer.write(&batch).map_err(parquet)?;
+                }
+                writer.close().map_err(parquet)?;
+                Ok(())
+            }
+        }
+    };
+    let result = crate::fsutil::write_atomic_with(path, |w| {
+        body(w).map_err(|e| {
+            failure = Some(e);
+            std::io::Error::other("stopped")
+        })
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => result,
+    }
+}
+
 /// Reads latent codes written by [`write_latents`] (a `label` column is ignored).
 pub fn read_latents(path: &Path, width: usize) -> Result<Vec<f32>> {
     let options = data::LoadOptions {
@@ -157,19 +296,50 @@ pub fn write_scores(
     explain: Option<(&[String], &[f32])>,
     keep: &[Column],
 ) -> Result<()> {
+    let tops: Option<Vec<Option<String>>> = explain.map(|(names, errors)| {
+        let d = names.len();
+        (0..scores.len())
+            .map(|i| {
+                (scores[i] as f64 > threshold)
+                    .then(|| top_column_cell(&errors[i * d..(i + 1) * d], names))
+            })
+            .collect()
+    });
+    write_score_table(
+        path,
+        scores,
+        threshold,
+        labels,
+        per_feature,
+        tops.as_deref(),
+        keep,
+    )
+}
+
+/// A flagged row's `top_columns` cell: the names of the columns contributing most to its error,
+/// separated by `;`.
+pub fn top_column_cell(errors: &[f32], names: &[String]) -> String {
+    let names: Vec<String> = crate::tasks::anomaly::top_columns(errors, names)
+        .iter()
+        .map(|c| c.column.replace([',', ';', '"', '\n'], " "))
+        .collect();
+    names.join(";")
+}
+
+/// [`write_scores`] with each flagged row's `top_columns` cell given (`tops`, one per row).
+pub fn write_score_table(
+    path: &Path,
+    scores: &[f32],
+    threshold: f64,
+    labels: Option<&[u32]>,
+    per_feature: Option<(&[f32], usize)>,
+    tops: Option<&[Option<String>]>,
+    keep: &[Column],
+) -> Result<()> {
     let extension = data::extension(path);
     refuse_kept_columns(path, &extension, keep)?;
     let flagged = |score: f32| score as f64 > threshold;
-    let top_columns = |i: usize| -> Option<Vec<String>> {
-        let (names, errors) = explain?;
-        let d = names.len();
-        flagged(scores[i]).then(|| {
-            crate::tasks::anomaly::top_columns(&errors[i * d..(i + 1) * d], names)
-                .iter()
-                .map(|c| c.column.replace([',', ';', '"', '\n'], " "))
-                .collect()
-        })
-    };
+    let top_columns = |i: usize| -> Option<&str> { tops?[i].as_deref() };
     if extension == "parquet" || extension == "pq" {
         let mut columns = vec![
             Column::new(
@@ -195,10 +365,8 @@ pub fn write_scores(
                 (0..width).map(|j| Column::new(format!("error_{j}"), strided(errors, j, width))),
             );
         }
-        if explain.is_some() {
-            let cells: StringArray = (0..scores.len())
-                .map(|i| top_columns(i).map(|t| t.join(";")))
-                .collect();
+        if tops.is_some() {
+            let cells: StringArray = (0..scores.len()).map(top_columns).collect();
             columns.push(Column::new("top_columns", Arc::new(cells)));
         }
         columns.extend(keep.iter().cloned());
@@ -212,7 +380,7 @@ pub fn write_scores(
         if let Some((_, width)) = per_feature {
             header.extend((0..width).map(|j| format!("error_{j}")));
         }
-        if explain.is_some() {
+        if tops.is_some() {
             header.push("top_columns".into());
         }
         writeln!(w, "{}", header.join(","))?;
@@ -227,10 +395,10 @@ pub fn write_scores(
                     write!(w, ",{e}")?;
                 }
             }
-            if explain.is_some() {
+            if tops.is_some() {
                 write!(w, ",")?;
                 if let Some(top) = top_columns(i) {
-                    write!(w, "{}", top.join(";"))?;
+                    write!(w, "{top}")?;
                 }
             }
             writeln!(w)?;

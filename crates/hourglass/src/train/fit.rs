@@ -68,17 +68,47 @@ pub fn train(
     let val_class = config.condition(val_set.labels.as_deref())?;
 
     let started = Instant::now();
-    let fitted = fit(
+    let mut rows = InMemory::new(
         &config,
         data.shape,
         &scaling,
         Samples::new(&train_values, train_class.as_deref()),
         Samples::new(&val_values, val_class.as_deref()),
         options,
+    );
+    let (fitted, members) = fit_ensemble(&config, data.shape, &scaling, &mut rows, options, run)?;
+    finish(
+        Finished {
+            config,
+            input: data.shape,
+            kind: data.kind,
+            columns: data.columns.clone(),
+            scaling,
+            fitted,
+            members,
+            train_samples: train_set.len(),
+            val_samples: val_set.len(),
+            started,
+        },
+        train_values,
+        train_class.as_deref(),
+        options,
         run,
-    )?;
-    // An ensemble's other members: the same recipe from other seeds. They are short runs, so
-    // they are not checkpointed: a resumed run trains them again.
+    )
+}
+
+/// Fits the network, then an ensemble's other members: the same recipe from the next seeds, on
+/// the same split. They are short runs, so they are not checkpointed: a resumed run trains them
+/// again.
+pub(crate) fn fit_ensemble(
+    config: &ModelConfig,
+    input: SampleShape,
+    scaling: &Scaling,
+    data: &mut dyn EpochData,
+    options: &TrainOptions,
+    run: &RunSettings,
+) -> Result<(Fitted, Vec<Network>)> {
+    let fitted = fit_on(config, input, scaling, data, options, run)?;
     let mut members = Vec::new();
     for i in 1..options.ensemble {
         let member_options = TrainOptions {
@@ -89,59 +119,75 @@ pub fn train(
             backend: run.backend,
             ..RunSettings::default()
         };
-        let member = fit(
-            &config,
-            data.shape,
-            &scaling,
-            Samples::new(&train_values, train_class.as_deref()),
-            Samples::new(&val_values, val_class.as_deref()),
-            &member_options,
-            &member_run,
-        )?;
+        let member = fit_on(config, input, scaling, data, &member_options, &member_run)?;
         members.push(member.network);
     }
+    Ok((fitted, members))
+}
+
+/// What a training run produced, before the baselines and the anomaly statistics are fit.
+pub(crate) struct Finished {
+    pub config: ModelConfig,
+    pub input: SampleShape,
+    pub kind: crate::data::SampleKind,
+    pub columns: Option<Vec<String>>,
+    pub scaling: Scaling,
+    pub fitted: Fitted,
+    pub members: Vec<Network>,
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub started: Instant,
+}
+
+/// Fits the mean/PCA baseline and the anomaly statistics on `reference` (scaled training rows:
+/// all of them in memory, a seeded sample of them when streaming) and assembles the model.
+pub(crate) fn finish(
+    done: Finished,
+    reference: Vec<f32>,
+    reference_class: Option<&[f32]>,
+    options: &TrainOptions,
+    run: &RunSettings,
+) -> Result<TrainedModel> {
     let device = run.backend.device()?;
+    let features = done.input.features();
     // Baselines and anomaly scores see missing values filled with their column's mean.
-    let fill = column_means(&train_values, data.shape.features());
-    let train_values = fill_missing(train_values, &fill);
-    let baseline = Baseline::fit(&train_values, data.shape.features(), config.latent, &device);
-    let last = fitted.history.last();
+    let fill = column_means(&reference, features);
+    let reference = fill_missing(reference, &fill);
+    let baseline = Baseline::fit(&reference, features, done.config.latent, &device);
+    let last = done.fitted.history.last();
     let mut model = TrainedModel {
-        config,
-        input: data.shape,
-        kind: data.kind,
-        scaling,
-        network: fitted.network,
-        members,
-        baseline,
-        columns: data
-            .columns
-            .clone()
-            .filter(|c| c.len() == data.shape.features()),
-        detector: Detector::legacy(Vec::new()),
         summary: TrainingSummary {
             options: options.clone(),
-            train_samples: train_set.len(),
-            val_samples: val_set.len(),
-            epochs_run: fitted.history.len(),
-            best_epoch: fitted.best_epoch,
-            stopped_early: fitted.stopped_early,
+            train_samples: done.train_samples,
+            val_samples: done.val_samples,
+            epochs_run: done.fitted.history.len(),
+            best_epoch: done.fitted.best_epoch,
+            stopped_early: done.fitted.stopped_early,
             final_train_loss: last.map(|r| r.train_loss),
             final_val_loss: last.and_then(|r| r.val_loss),
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: done.started.elapsed().as_secs_f64(),
         },
+        config: done.config,
+        input: done.input,
+        kind: done.kind,
+        scaling: done.scaling,
+        network: done.fitted.network,
+        members: done.members,
+        baseline,
+        columns: done.columns.filter(|c| c.len() == features),
+        detector: Detector::legacy(Vec::new()),
     };
     // The training split's own residuals set the scale of every score and of thresholds later.
-    let all = anomaly::residuals(&model, &train_values, train_class.as_deref(), true, &device);
-    let training = anomaly::as_residuals(&all, data.shape.features(), model.config.latent);
+    let all = anomaly::residuals(&model, &reference, reference_class, true, &device);
+    let training = anomaly::as_residuals(&all, features, model.config.latent);
     model.detector = Detector::fit(
         &training,
-        detector::default_score(data.kind, &model.config.architecture),
+        detector::default_score(done.kind, &model.config.architecture),
     );
     Ok(model)
 }
 
-fn check_options(options: &TrainOptions) -> Result<()> {
+pub(crate) fn check_options(options: &TrainOptions) -> Result<()> {
     if options.batch_size == 0 {
         return Err(Error::invalid("batch size must be at least 1"));
     }
@@ -199,6 +245,99 @@ impl<'a> Samples<'a> {
     }
 }
 
+/// Where an epoch's batches come from: scaled rows in memory ([`InMemory`]), or rows read a
+/// block at a time from a file too large for memory (`stream.rs`).
+pub trait EpochData {
+    /// Training rows in one epoch.
+    fn train_rows(&self) -> usize;
+    fn has_validation(&self) -> bool;
+    /// Per-column means of the training rows: missing values enter the network as these.
+    fn fill(&self) -> &[f32];
+    /// Hands out one epoch's batches of scaled rows (and one-hot class rows), in an order seeded
+    /// by `seed` and `epoch`.
+    fn train_batches(
+        &mut self,
+        seed: u64,
+        epoch: usize,
+        batch_size: usize,
+        each: &mut dyn FnMut(Vec<f32>, Option<Vec<f32>>) -> Result<()>,
+    ) -> Result<()>;
+    /// Hands out the validation rows as batches, corrupted the same way every epoch.
+    fn validation(&mut self, each: &mut dyn FnMut(&Batch) -> Result<()>) -> Result<()>;
+}
+
+/// Scaled rows in memory: each epoch a seeded shuffle of all of them.
+pub struct InMemory<'a> {
+    train: Samples<'a>,
+    features: usize,
+    classes: usize,
+    fill: Vec<f32>,
+    val: Option<Batch>,
+}
+
+impl<'a> InMemory<'a> {
+    pub fn new(
+        config: &ModelConfig,
+        input: SampleShape,
+        scaling: &Scaling,
+        train: Samples<'a>,
+        val: Samples,
+        options: &TrainOptions,
+    ) -> Self {
+        let features = input.features();
+        let fill = column_means(train.values, features);
+        // A denoising model is validated on corrupted inputs, the same corruption every epoch.
+        let val = (!val.values.is_empty()).then(|| {
+            noisy_batch(
+                Batch::from_rows(val.values.to_vec(), &fill)
+                    .with_class(val.class.map(<[f32]>::to_vec)),
+                options.noise,
+                scaling.is_unit_range(),
+                options.seed ^ VALIDATION_NOISE,
+            )
+        });
+        InMemory {
+            train,
+            features,
+            classes: config.classes.unwrap_or(0),
+            fill,
+            val,
+        }
+    }
+}
+
+impl EpochData for InMemory<'_> {
+    fn train_rows(&self) -> usize {
+        self.train.values.len() / self.features
+    }
+    fn has_validation(&self) -> bool {
+        self.val.is_some()
+    }
+    fn fill(&self) -> &[f32] {
+        &self.fill
+    }
+    fn train_batches(
+        &mut self,
+        seed: u64,
+        epoch: usize,
+        batch_size: usize,
+        each: &mut dyn FnMut(Vec<f32>, Option<Vec<f32>>) -> Result<()>,
+    ) -> Result<()> {
+        let order = epoch_order(self.train_rows(), seed, epoch);
+        for batch in order.chunks(batch_size) {
+            let class = self.train.class.map(|c| gather(c, self.classes, batch));
+            each(gather(self.train.values, self.features, batch), class)?;
+        }
+        Ok(())
+    }
+    fn validation(&mut self, each: &mut dyn FnMut(&Batch) -> Result<()>) -> Result<()> {
+        match &self.val {
+            Some(batch) => each(batch),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Fits a network to scaled rows. `config` must be resolved.
 pub fn fit(
     config: &ModelConfig,
@@ -209,11 +348,22 @@ pub fn fit(
     options: &TrainOptions,
     run: &RunSettings,
 ) -> Result<Fitted> {
+    let mut data = InMemory::new(config, input, scaling, train, val, options);
+    fit_on(config, input, scaling, &mut data, options, run)
+}
+
+/// Fits a network to the batches `data` hands out. `config` must be resolved.
+pub fn fit_on(
+    config: &ModelConfig,
+    input: SampleShape,
+    scaling: &Scaling,
+    data: &mut dyn EpochData,
+    options: &TrainOptions,
+    run: &RunSettings,
+) -> Result<Fitted> {
     let plain = run.backend.device()?;
     let features = input.features();
-    let classes = config.classes.unwrap_or(0);
-    let (train, train_class) = (train.values, train.class);
-    let n_train = train.len() / features;
+    let n_train = data.train_rows();
 
     let mut stepper = Stepper::new(config, input, options, run.backend)?;
     let device = stepper.device().clone();
@@ -261,15 +411,8 @@ pub fn fit(
     let log = EpochLog::new(run.log.as_deref());
 
     // Missing values (NaN) enter the network as their column's mean and leave the loss out.
-    let fill = column_means(train, features);
-    // A denoising model is validated on corrupted inputs, the same corruption every epoch.
+    let fill = data.fill().to_vec();
     let unit_range = scaling.is_unit_range();
-    let val_batch = noisy_batch(
-        Batch::from_rows(val.values.to_vec(), &fill).with_class(val.class.map(<[f32]>::to_vec)),
-        options.noise,
-        unit_range,
-        options.seed ^ VALIDATION_NOISE,
-    );
     let steps_per_epoch = n_train.div_ceil(options.batch_size);
     let remaining = options.epochs.saturating_sub(state.completed_epochs);
     let bar = progress_bar(run.progress, (remaining * steps_per_epoch) as u64);
@@ -283,36 +426,52 @@ pub fn fit(
         let started = Instant::now();
         // Seeding per epoch makes dropout and shuffling the same whether or not the run resumed.
         device.seed(options.seed.wrapping_add(epoch as u64));
-        let order = epoch_order(n_train, options.seed, epoch);
         let mut sums = LossSums::default();
-        for (step, batch) in order.chunks(options.batch_size).enumerate() {
-            let rows = Batch::from_rows(gather(train, features, batch), &fill)
-                .with_class(train_class.map(|c| gather(c, classes, batch)));
-            // A noise stream per (epoch, step): the same corruption on a resumed run.
-            let stream = noise_stream(options.seed, epoch, step);
-            let loss = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
-            let value = loss.total;
-            if !value.is_finite() {
-                return Err(Error::invalid(format!(
-                    "the loss became {value} in epoch {epoch}; try a smaller learning rate"
-                )));
-            }
-            sums.add(&loss, batch.len() as f64);
-            bar.inc(1);
-            if step % 8 == 0 {
-                bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
-            }
-        }
-        let val = (!val.values.is_empty()).then(|| {
-            evaluate_loss(
-                &stepper.inference_network(),
-                &val_batch,
-                features,
-                options.loss,
-                config,
-                &plain,
-            )
-        });
+        let mut step = 0;
+        data.train_batches(
+            options.seed,
+            epoch,
+            options.batch_size,
+            &mut |rows, class| {
+                let n = rows.len() / features;
+                let rows = Batch::from_rows(rows, &fill).with_class(class);
+                // A noise stream per (epoch, step): the same corruption on a resumed run.
+                let stream = noise_stream(options.seed, epoch, step);
+                let loss = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
+                let value = loss.total;
+                if !value.is_finite() {
+                    return Err(Error::invalid(format!(
+                        "the loss became {value} in epoch {epoch}; try a smaller learning rate"
+                    )));
+                }
+                sums.add(&loss, n as f64);
+                bar.inc(1);
+                if step % 8 == 0 {
+                    bar.set_message(format!("epoch {epoch}/{} loss {value:.5}", options.epochs));
+                }
+                step += 1;
+                Ok(())
+            },
+        )?;
+        let val = if data.has_validation() {
+            let network = stepper.inference_network();
+            let mut sums = LossSums::default();
+            data.validation(&mut |batch| {
+                add_losses(
+                    &network,
+                    batch,
+                    features,
+                    options.loss,
+                    config,
+                    &plain,
+                    &mut sums,
+                );
+                Ok(())
+            })?;
+            Some(sums.mean())
+        } else {
+            None
+        };
         let train = sums.mean();
         let mut terms = std::collections::BTreeMap::new();
         for (prefix, loss) in [("train", Some(train)), ("val", val)] {
@@ -401,7 +560,7 @@ pub(crate) fn gather(values: &[f32], features: usize, indices: &[usize]) -> Vec<
 }
 
 /// Seed offset for the validation split's fixed corruption.
-const VALIDATION_NOISE: u64 = 0x5EED_0FDA_7A00;
+pub(crate) const VALIDATION_NOISE: u64 = 0x5EED_0FDA_7A00;
 
 /// The noise seed of one training step.
 fn noise_stream(seed: u64, epoch: usize, step: usize) -> u64 {
@@ -409,7 +568,12 @@ fn noise_stream(seed: u64, epoch: usize, step: usize) -> u64 {
 }
 
 /// Corrupts a batch's input with `noise` (if any), keeping the uncorrupted rows as the target.
-fn noisy_batch(mut batch: Batch, noise: Option<Noise>, unit_range: bool, seed: u64) -> Batch {
+pub(crate) fn noisy_batch(
+    mut batch: Batch,
+    noise: Option<Noise>,
+    unit_range: bool,
+    seed: u64,
+) -> Batch {
     if let Some(noise) = noise {
         let corrupted = noise.corrupt(&batch.input, unit_range, seed);
         batch.target = Some(std::mem::replace(&mut batch.input, corrupted));
@@ -475,19 +639,19 @@ impl LossSums {
     }
 }
 
-/// Mean losses over a whole batch (the validation split), in chunks, without gradients.
-fn evaluate_loss(
+/// Adds a batch's losses (validation rows), computed in chunks without gradients, to `sums`.
+fn add_losses(
     network: &Network,
     batch: &Batch,
     features: usize,
     kind: loss::LossKind,
     config: &ModelConfig,
     device: &Device,
-) -> StepLoss {
+    sums: &mut LossSums,
+) {
     let size = 1024 * features;
     let classes = config.classes.unwrap_or(0);
     let targets = batch.target.as_deref().unwrap_or(&batch.input);
-    let mut sums = LossSums::default();
     for (i, (input, target)) in batch
         .input
         .chunks(size)
@@ -511,7 +675,6 @@ fn evaluate_loss(
         let terms = loss_terms(network, x, y, mask, class, kind, config);
         sums.add(&StepLoss::read(&terms), entries);
     }
-    sums.mean()
 }
 
 fn progress_bar(show: bool, steps: u64) -> ProgressBar {

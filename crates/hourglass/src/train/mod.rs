@@ -9,6 +9,7 @@ pub mod loss;
 pub mod plan;
 pub mod recipe;
 pub mod step;
+pub mod stream;
 
 use std::path::PathBuf;
 

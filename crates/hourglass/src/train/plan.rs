@@ -3,7 +3,7 @@
 //! period). The CLI and the Python package both fill a [`Request`] and call [`plan`], so the same
 //! data gets the same defaults from every front.
 
-use crate::data::{Dataset, SampleKind};
+use crate::data::{Dataset, SampleKind, SampleShape};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Architecture, ModelConfig, Sparsity};
 use crate::train::TrainOptions;
@@ -76,10 +76,57 @@ pub struct Plan {
 
 /// Fills in a request from the data: see the module's description.
 pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
+    let (config, options) = choose(request, data.shape, data.kind, data.len(), Some(&data))?;
+    let data = config.samples_from(data)?;
+    Ok(Plan {
+        config,
+        options,
+        data,
+    })
+}
+
+/// Fills in a request for data read a block at a time (`--stream`), from its shape and row count:
+/// a conv1d window over a series and a conditional model's classes need the data itself, and
+/// are refused.
+pub fn plan_streamed(
+    request: &Request,
+    shape: SampleShape,
+    kind: SampleKind,
+    rows: usize,
+) -> Result<(ModelConfig, TrainOptions)> {
+    if request.model == ModelKind::Conv1d {
+        return Err(Error::invalid(
+            "--stream trains dense and conv2d models; a conv1d model cuts windows from a series \
+             held in memory (drop --stream)",
+        ));
+    }
+    if request.conditional || request.model == ModelKind::Cvae {
+        return Err(Error::invalid(
+            "--stream does not train conditional models yet (drop --stream)",
+        ));
+    }
+    let (config, options) = choose(request, shape, kind, rows, None)?;
+    if config.classes.is_some() || matches!(config.architecture, Architecture::Conv1d { .. }) {
+        return Err(Error::invalid(
+            "--stream trains dense and conv2d models without conditioning (drop --stream)",
+        ));
+    }
+    Ok((config, options))
+}
+
+/// The model and the recipe for data of this shape and size (`data`, when in memory, sizes a
+/// series' window and a conditional model's classes).
+fn choose(
+    request: &Request,
+    shape: SampleShape,
+    kind: SampleKind,
+    rows: usize,
+    data: Option<&Dataset>,
+) -> Result<(ModelConfig, TrainOptions)> {
     let dense = !matches!(request.model, ModelKind::Conv2d | ModelKind::Conv1d);
     // A table with no config given gets the recipe sized from its rows and columns.
-    let recipe = (data.kind == SampleKind::Tabular && dense && request.config.is_none())
-        .then(|| recipe::for_table(data.shape.features(), data.len()));
+    let recipe = (kind == SampleKind::Tabular && dense && request.config.is_none())
+        .then(|| recipe::for_table(shape.features(), rows));
     let mut config = match &request.config {
         Some(config) => config.clone(),
         None => {
@@ -91,12 +138,13 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
                 ModelKind::Conv2d => ModelConfig::conv2d(latent),
                 ModelKind::Conv1d => {
                     // A series with no window given gets one period of itself.
+                    let data = data.expect("plan_streamed refuses conv1d");
                     let window = request
                         .window
-                        .unwrap_or_else(|| crate::data::window::default_window(&data));
+                        .unwrap_or_else(|| crate::data::window::default_window(data));
                     let stride = request
                         .stride
-                        .unwrap_or_else(|| crate::data::window::default_stride(&data, window));
+                        .unwrap_or_else(|| crate::data::window::default_stride(data, window));
                     ModelConfig::conv1d(latent, window, stride.max(1))
                 }
                 _ => ModelConfig::dense(latent),
@@ -115,7 +163,7 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
                     *channels = request
                         .channels
                         .clone()
-                        .unwrap_or_else(|| conv2d_channels(data.shape));
+                        .unwrap_or_else(|| conv2d_channels(shape));
                 }
                 Architecture::Conv1d { channels, .. } => {
                     if let Some(c) = &request.channels {
@@ -139,12 +187,11 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
     };
     if request.conditional || request.model == ModelKind::Cvae {
         // The classes are the labels' range: a model for digits knows 0 to 9.
-        let labels = data.labels.as_deref().ok_or_else(|| {
+        let labels = data.and_then(|d| d.labels.as_deref()).ok_or_else(|| {
             Error::invalid("a conditional model needs the samples' labels, and these have none")
         })?;
         config = config.conditional(labels.iter().max().map_or(0, |&m| m as usize + 1));
     }
-    let data = config.samples_from(data)?;
     let options = TrainOptions {
         epochs: request
             .epochs
@@ -160,11 +207,7 @@ pub fn plan(request: &Request, data: Dataset) -> Result<Plan> {
             .unwrap_or(1),
         ..request.options.clone()
     };
-    Ok(Plan {
-        config,
-        options,
-        data,
-    })
+    Ok((config, options))
 }
 
 /// The conv2d layers when none are given: one stride-2 layer per halving until the smaller side
