@@ -61,6 +61,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Output piped into a reader that stops early (`hourglass eval --json | head`) ends the
+    // process quietly, as `cat` does, instead of a failed print panicking: Rust ignores SIGPIPE
+    // by default. The service keeps ignoring it: a client that hangs up must not stop it.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_)) {
+        // SAFETY: restores the default disposition of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The service logs one line per request by default; the other commands only warnings.
     let default_filter = match cli.command {
         Command::Serve(_) => "warn,hourglass_serve=info",

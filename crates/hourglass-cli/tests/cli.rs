@@ -1470,6 +1470,26 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
     ]);
     assert_eq!(report["n"], 30, "{report}");
     assert!(report["auroc"].as_f64().unwrap() > 0.9, "{report}");
+    // Read 256 photos at a time (--stream): the same scores and report.
+    let streamed = dir.join("streamed.csv");
+    let again = json_of(&[
+        "score",
+        "--stream",
+        "--model",
+        s(&model),
+        "--data",
+        s(&dir),
+        "--normal-class",
+        "0",
+        "--out",
+        s(&streamed),
+        "--json",
+    ]);
+    assert_eq!(again, report);
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap(),
+        std::fs::read_to_string(&streamed).unwrap()
+    );
 
     // One new photo of another size and format is prepared as the model's inputs were.
     let one = dir.join("new.jpg");
@@ -1615,6 +1635,21 @@ fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
             "{out}"
         );
     }
+
+    // A reader that stops early (`| head`) ends the command quietly, not in a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .args(["eval", "--model", s(&model), "--data", s(&parts), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("internal error") && out.status.code() != Some(101),
+        "{stderr}"
+    );
 
     // An NPY array: trained by blocks, scored both ways alike.
     let model = dir.join("npy.safetensors");

@@ -23,7 +23,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub keep_columns: Vec<String>,
     /// Read the data a block at a time instead of whole, and write the codes as they come, for
-    /// files larger than memory (.npy arrays, CSV files, Parquet files or directories).
+    /// data larger than memory (.npy arrays, CSV files, Parquet files or directories, folders
+    /// of images).
     #[arg(long)]
     pub stream: bool,
 }

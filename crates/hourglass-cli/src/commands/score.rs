@@ -54,8 +54,9 @@ pub struct Args {
     /// comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub keep_columns: Vec<String>,
-    /// Read the data a block at a time instead of whole, for files larger than memory (.npy
-    /// arrays and Parquet files or directories); memory holds a block and each row's score.
+    /// Read the data a block at a time instead of whole, for data larger than memory (.npy
+    /// arrays, CSV files, Parquet files or directories, folders of images); memory holds a
+    /// block and each row's score.
     #[arg(long, conflicts_with = "per_feature")]
     pub stream: bool,
 }

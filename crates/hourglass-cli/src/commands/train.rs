@@ -128,9 +128,10 @@ pub struct Args {
     /// Print the training summary as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Read the data a block at a time instead of whole, for files larger than memory (.npy
-    /// arrays and Parquet files or directories): memory holds a block, a 64 MiB shuffle buffer
-    /// and a 16,384-row sample, whatever the file's size. Dense and conv2d models.
+    /// Read the data a block at a time instead of whole, for data larger than memory (.npy
+    /// arrays, CSV files, Parquet files or directories, folders of images): memory holds a
+    /// block, a 64 MiB shuffle buffer and a 16,384-row sample, whatever the data's size. Dense
+    /// and conv2d models.
     #[arg(long)]
     pub stream: bool,
     #[command(flatten)]

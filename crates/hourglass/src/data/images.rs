@@ -83,21 +83,10 @@ pub fn read(path: &Path, preparation: Preparation) -> Result<Dataset> {
             3
         }
     });
-    if channels != 1 && channels != 3 {
-        return Err(Error::format(
-            path,
-            format!("images are prepared as 1 (grey) or 3 (RGB) channels, not {channels}"),
-        ));
-    }
     let (height, width) = preparation
         .size
         .unwrap_or_else(|| most_common_size(&images));
-    if height == 0 || width == 0 || height > MAX_SIDE || width > MAX_SIDE {
-        return Err(Error::format(
-            path,
-            format!("an image size of {height}×{width} is not prepared (1 to {MAX_SIDE} a side)"),
-        ));
-    }
+    check_preparation(path, channels, (height, width))?;
     let plane = height * width;
     let mut values = vec![0.0f32; images.len() * channels * plane];
     values
@@ -111,6 +100,138 @@ pub fn read(path: &Path, preparation: Preparation) -> Result<Dataset> {
         labels,
         columns: None,
     })
+}
+
+/// Images decoded and prepared per block of a folder (`--stream`): memory holds one block of
+/// [`IMAGE_BLOCK`] images, whatever the folder's size. Opening reads every file's header only,
+/// for the default channels and size.
+pub struct ImageBlocks {
+    path: PathBuf,
+    files: Vec<PathBuf>,
+    labels: Option<Vec<u32>>,
+    shape: SampleShape,
+}
+
+/// Images per block.
+const IMAGE_BLOCK: usize = 256;
+
+impl ImageBlocks {
+    pub fn open(path: &Path, preparation: Preparation) -> Result<ImageBlocks> {
+        let (files, labels) = if path.is_dir() {
+            find(path)?
+        } else {
+            (vec![path.to_path_buf()], None)
+        };
+        if files.is_empty() {
+            return Err(Error::format(path, "no images here or in its sub-folders"));
+        }
+        let (channels, size) = match (preparation.channels, preparation.size) {
+            (Some(c), Some(size)) => (c, size),
+            _ => {
+                let headers: Vec<((usize, usize), bool)> =
+                    files.par_iter().map(|f| header(f)).collect::<Result<_>>()?;
+                let grey = headers.iter().all(|&(_, grey)| grey);
+                let mut counts: HashMap<(usize, usize), usize> = HashMap::new();
+                for &(size, _) in &headers {
+                    *counts.entry(size).or_default() += 1;
+                }
+                let common = counts
+                    .into_iter()
+                    .max_by_key(|&(size, count)| (count, size))
+                    .map_or((0, 0), |(size, _)| size);
+                (
+                    preparation.channels.unwrap_or(if grey { 1 } else { 3 }),
+                    preparation.size.unwrap_or(common),
+                )
+            }
+        };
+        check_preparation(path, channels, size)?;
+        Ok(ImageBlocks {
+            path: path.to_path_buf(),
+            files,
+            labels,
+            shape: SampleShape::image(channels, size.0, size.1),
+        })
+    }
+}
+
+impl super::stream::RowSource for ImageBlocks {
+    fn shape(&self) -> SampleShape {
+        self.shape
+    }
+    fn kind(&self) -> SampleKind {
+        SampleKind::Image
+    }
+    fn columns(&self) -> Option<Vec<String>> {
+        None
+    }
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+    fn blocks(&self) -> usize {
+        self.files.len().div_ceil(IMAGE_BLOCK)
+    }
+    fn block_start(&self, b: usize) -> usize {
+        b * IMAGE_BLOCK
+    }
+    fn read_block(&mut self, b: usize) -> Result<Dataset> {
+        let range = b * IMAGE_BLOCK..((b + 1) * IMAGE_BLOCK).min(self.files.len());
+        let SampleShape {
+            channels,
+            height,
+            width,
+        } = self.shape;
+        let d = self.shape.features();
+        let mut values = vec![0.0f32; range.len() * d];
+        values
+            .par_chunks_mut(d)
+            .zip(&self.files[range.clone()])
+            .try_for_each(|(sample, file)| {
+                prepare(&decode(file)?, channels, height, width, sample);
+                Ok::<_, Error>(())
+            })?;
+        Ok(Dataset {
+            values,
+            shape: self.shape,
+            kind: SampleKind::Image,
+            labels: self.labels.as_ref().map(|l| l[range].to_vec()),
+            columns: None,
+        })
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// An image's (height, width) and whether it is grey, from its header alone.
+fn header(file: &Path) -> Result<((usize, usize), bool)> {
+    use image::ImageDecoder;
+    let decoder = ImageReader::open(file)
+        .map_err(|e| Error::io(file, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(file, e))?
+        .into_decoder()
+        .map_err(|e| Error::format(file, format!("not a readable image: {e}")))?;
+    let (w, h) = decoder.dimensions();
+    let grey = decoder.color_type().channel_count() <= 2;
+    Ok(((h as usize, w as usize), grey))
+}
+
+/// Refuses channel counts and sizes images are not prepared to.
+fn check_preparation(path: &Path, channels: usize, (height, width): (usize, usize)) -> Result<()> {
+    if channels != 1 && channels != 3 {
+        return Err(Error::format(
+            path,
+            format!("images are prepared as 1 (grey) or 3 (RGB) channels, not {channels}"),
+        ));
+    }
+    if height == 0 || width == 0 || height > MAX_SIDE || width > MAX_SIDE {
+        return Err(Error::format(
+            path,
+            format!("an image size of {height}×{width} is not prepared (1 to {MAX_SIDE} a side)"),
+        ));
+    }
+    Ok(())
 }
 
 /// The image files under `dir` in name order: its own, or, when it has sub-folders holding
@@ -249,6 +370,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!((one.len(), one.shape), (1, SampleShape::image(1, 4, 4)));
+
+        // Read by blocks (--stream): the same shape from the headers, the same samples.
+        use crate::data::stream::RowSource;
+        let mut blocks = ImageBlocks::open(&dir, Preparation::default()).unwrap();
+        assert_eq!(
+            (blocks.shape(), blocks.len(), blocks.blocks()),
+            (data.shape, 4, 1)
+        );
+        let block = blocks.read_block(0).unwrap();
+        assert_eq!((block.values, block.labels), (data.values, data.labels));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Data sets read a block of rows at a time, for files larger than memory (`--stream`): an NPY
 //! array is read by byte range (not a memory map: a map's pages count in the process's resident
 //! memory as they are touched), a Parquet file or directory one row group at a time, a CSV file
-//! from the record each block starts at (found by one pass when it is opened).
+//! from the record each block starts at (found by one pass when it is opened), a folder of images
+//! 256 files at a time.
 //! Training and scoring hold a block, a shuffle buffer and the model, whatever the file's size.
 
 use std::fs::File;
@@ -35,8 +36,8 @@ pub trait RowSource {
     fn path(&self) -> &Path;
 }
 
-/// Opens a data set for reading by blocks: `.npy` arrays, plain CSV files, and Parquet files or
-/// directories of them. Other formats are read whole (without `--stream`).
+/// Opens a data set for reading by blocks: `.npy` arrays, plain CSV files, Parquet files or
+/// directories of them, and folders of images. Other formats are read whole (without `--stream`).
 pub fn open(path: &Path, options: &LoadOptions) -> Result<Box<dyn RowSource>> {
     if !path.exists() {
         return Err(Error::format(path, "no such file or directory"));
@@ -53,6 +54,12 @@ pub fn open(path: &Path, options: &LoadOptions) -> Result<Box<dyn RowSource>> {
             path,
             "columns are chosen by name in Parquet and Arrow tables only",
         ));
+    }
+    if super::images::is_image_file(path) || super::images::is_image_folder(path) {
+        return Ok(Box::new(super::images::ImageBlocks::open(
+            path,
+            options.images,
+        )?));
     }
     let extension = super::extension(path);
     if matches!(extension.as_str(), "csv" | "tsv" | "txt") && !path.is_dir() {
@@ -77,8 +84,8 @@ pub fn open(path: &Path, options: &LoadOptions) -> Result<Box<dyn RowSource>> {
     }
     Err(Error::format(
         path,
-        "--stream reads .npy arrays, CSV files and Parquet files (or directories of them); \
-         read this format without --stream, or convert it",
+        "--stream reads .npy arrays, CSV files, Parquet files (or directories of them) and \
+         folders of images; read this format without --stream, or convert it",
     ))
 }
 
