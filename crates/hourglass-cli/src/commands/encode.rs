@@ -79,17 +79,8 @@ fn run_streamed(args: Args) -> Result<()> {
         if b == source.blocks() {
             return Ok(None);
         }
-        let block = source.read_block(b)?;
-        let start = source.block_start(b);
+        let block = hourglass::data::stream::read_complete_block(source.as_mut(), b)?;
         b += 1;
-        if let Some((row, column)) = block.first_non_finite() {
-            return Err(hourglass::error::Error::Invalid(format!(
-                "{}: sample {}, value {column} is missing or infinite; fill the gaps first with \
-                 `hourglass impute`",
-                path.display(),
-                start + row
-            )));
-        }
         model.check_data(&block, &path)?;
         let labels = match (args.with_labels, block.labels.clone()) {
             (false, _) => None,

@@ -218,15 +218,7 @@ fn run_streamed(args: Args) -> Result<()> {
     let mut tops: Vec<Option<String>> = Vec::new();
     let d = model.input.features();
     for b in 0..source.blocks() {
-        let block = source.read_block(b)?;
-        if let Some((row, column)) = block.first_non_finite() {
-            bail!(
-                "{}: sample {}, value {column} is missing or infinite; fill the gaps first with \
-                 `hourglass impute`",
-                path.display(),
-                source.block_start(b) + row
-            );
-        }
+        let block = hourglass::data::stream::read_complete_block(source.as_mut(), b)?;
         model.check_data(&block, path)?;
         let truth: Option<Vec<bool>> = match (args.normal_class, &block.labels) {
             (Some(normal), Some(l)) => Some(l.iter().map(|&l| l != normal).collect()),

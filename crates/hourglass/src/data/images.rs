@@ -83,9 +83,13 @@ pub fn read(path: &Path, preparation: Preparation) -> Result<Dataset> {
             3
         }
     });
-    let (height, width) = preparation
-        .size
-        .unwrap_or_else(|| most_common_size(&images));
+    let (height, width) = preparation.size.unwrap_or_else(|| {
+        most_common_size(
+            images
+                .iter()
+                .map(|i| (i.height() as usize, i.width() as usize)),
+        )
+    });
     check_preparation(path, channels, (height, width))?;
     let plane = height * width;
     let mut values = vec![0.0f32; images.len() * channels * plane];
@@ -131,14 +135,7 @@ impl ImageBlocks {
                 let headers: Vec<((usize, usize), bool)> =
                     files.par_iter().map(|f| header(f)).collect::<Result<_>>()?;
                 let grey = headers.iter().all(|&(_, grey)| grey);
-                let mut counts: HashMap<(usize, usize), usize> = HashMap::new();
-                for &(size, _) in &headers {
-                    *counts.entry(size).or_default() += 1;
-                }
-                let common = counts
-                    .into_iter()
-                    .max_by_key(|&(size, count)| (count, size))
-                    .map_or((0, 0), |(size, _)| size);
+                let common = most_common_size(headers.iter().map(|&(size, _)| size));
                 (
                     preparation.channels.unwrap_or(if grey { 1 } else { 3 }),
                     preparation.size.unwrap_or(common),
@@ -276,12 +273,10 @@ fn decode(file: &Path) -> Result<DynamicImage> {
 }
 
 /// The (height, width) most images have; ties go to the larger.
-fn most_common_size(images: &[DynamicImage]) -> (usize, usize) {
+fn most_common_size(sizes: impl IntoIterator<Item = (usize, usize)>) -> (usize, usize) {
     let mut counts: HashMap<(usize, usize), usize> = HashMap::new();
-    for image in images {
-        *counts
-            .entry((image.height() as usize, image.width() as usize))
-            .or_default() += 1;
+    for size in sizes {
+        *counts.entry(size).or_default() += 1;
     }
     counts
         .into_iter()

@@ -275,6 +275,23 @@ impl RowSource for NpyBlocks {
     }
 }
 
+/// Block `b`, refused when a value is missing or infinite (naming the row in the whole data set):
+/// what scoring and encoding need, which do not fill gaps.
+pub fn read_complete_block(source: &mut dyn RowSource, b: usize) -> Result<Dataset> {
+    let block = source.read_block(b)?;
+    if let Some((row, column)) = block.first_non_finite() {
+        return Err(Error::format(
+            source.path(),
+            format!(
+                "sample {}, value {column} is missing or infinite; fill the gaps first with \
+                 `hourglass impute`",
+                source.block_start(b) + row
+            ),
+        ));
+    }
+    Ok(block)
+}
+
 /// SplitMix64: a well-mixed 64-bit hash of a row index and a seed, for choices that must not
 /// depend on the order rows are read in (the validation split, the detector's sample).
 pub fn mix(seed: u64, index: u64) -> u64 {
