@@ -35,7 +35,8 @@ for t in "${targets[@]}"; do
     rss=$(grep -o "stat::peak_rss_mb: *[0-9]*" "$work.log" | grep -o "[0-9]*$" || echo "?")
     echo "fuzz $t: ${seconds}s, $runs runs, peak RSS ${rss} MB, exit $status"
     if [ "$status" -ne 0 ]; then
-        grep -E -A20 "ERROR|panicked|SUMMARY" "$work.log" | head -60
+        # No libFuzzer report (a failed build, say): the log's end says why.
+        { grep -E -A20 "ERROR|panicked|SUMMARY" "$work.log" || tail -20 "$work.log"; } | head -60
         echo "fuzz target $t failed; the input that did it is under fuzz/artifacts/$t/"
         exit 1
     fi

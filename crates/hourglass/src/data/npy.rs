@@ -57,12 +57,8 @@ type Attempt = std::result::Result<Option<(Vec<f32>, Vec<usize>)>, ReadNpyError>
 fn read_any(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, Vec<usize>)> {
     if let Some((start, end)) = header(bytes) {
         check_header_form(path, &bytes[start..end])?;
-        check_declared_size(
-            path,
-            bytes,
-            end,
-            &String::from_utf8_lossy(&bytes[start..end]),
-        )?;
+        let text = String::from_utf8_lossy(&bytes[start..end]);
+        check_declared_size(path, &text, (bytes.len() - end) as u64)?;
     }
     let read = || -> Attempt {
         if let Some(found) = try_read::<f32>(bytes, |v| v)? {
@@ -144,19 +140,20 @@ pub(crate) fn check_header_form(path: &Path, header: &[u8]) -> Result<()> {
 /// Refuses a header whose shape and element size do not add up to the bytes that follow it,
 /// before anything is allocated for it (a 1 KB file claiming 10^11 rows would otherwise abort
 /// the process). Headers it cannot parse are left to the reader, which names the problem.
-fn check_declared_size(path: &Path, bytes: &[u8], header_end: usize, header: &str) -> Result<()> {
-    let (Some(descr), Some(shape)) = (descriptor(bytes), shape(header)) else {
+pub(crate) fn check_declared_size(path: &Path, header: &str, body: u64) -> Result<()> {
+    let (Some(descr), Some(shape)) = (descriptor_of(header), shape(header)) else {
         return Ok(());
     };
     let Some(size) = descr
         .trim_start_matches(['<', '>', '|', '='])
         .get(1..)
-        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| n.parse::<u64>().ok())
     else {
         return Ok(());
     };
-    let declared = shape.iter().try_fold(size, |acc, &d| acc.checked_mul(d));
-    let body = bytes.len() - header_end;
+    let declared = shape
+        .iter()
+        .try_fold(size, |acc, &d| acc.checked_mul(d as u64));
     match declared {
         Some(n) if n == body => Ok(()),
         _ => Err(Error::format(
@@ -171,19 +168,25 @@ fn check_declared_size(path: &Path, bytes: &[u8], header_end: usize, header: &st
     }
 }
 
-/// Where an `.npy` header's text starts and ends (format versions 1 to 3).
-fn header(bytes: &[u8]) -> Option<(usize, usize)> {
+/// Where an `.npy` header's text starts and how long it is, from the fixed preamble (the first
+/// 10 bytes for format version 1, 12 for versions 2 and 3).
+pub(crate) fn preamble(bytes: &[u8]) -> Option<(usize, usize)> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return None;
     }
-    let (len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+    match bytes[6] {
+        1 => Some((10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize)),
+        2 | 3 if bytes.len() >= 12 => Some((
             12,
-        ),
-        _ => return None,
-    };
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        )),
+        _ => None,
+    }
+}
+
+/// Where an `.npy` header's text starts and ends (format versions 1 to 3).
+fn header(bytes: &[u8]) -> Option<(usize, usize)> {
+    let (start, len) = preamble(bytes)?;
     let end = start.checked_add(len).filter(|&e| e <= bytes.len())?;
     Some((start, end))
 }

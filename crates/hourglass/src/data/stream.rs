@@ -158,16 +158,8 @@ impl NpyBlocks {
         // The fixed preamble, then the header text (its length is in the preamble).
         let mut head = vec![0u8; 12.min(size as usize)];
         file.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
-        let (start, len) = match head.get(..7) {
-            Some([0x93, b'N', b'U', b'M', b'P', b'Y', 1]) if head.len() >= 10 => {
-                (10, u16::from_le_bytes([head[8], head[9]]) as usize)
-            }
-            Some([0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3]) if head.len() >= 12 => (
-                12,
-                u32::from_le_bytes(head[8..12].try_into().unwrap()) as usize,
-            ),
-            _ => return Err(Error::format(path, "not an .npy array (no NUMPY magic)")),
-        };
+        let (start, len) = npy::preamble(&head)
+            .ok_or_else(|| Error::format(path, "not an .npy array (no NUMPY magic)"))?;
         if len > npy::MAX_HEADER_BYTES || (start + len) as u64 > size {
             return Err(Error::format(
                 path,
@@ -204,20 +196,7 @@ impl NpyBlocks {
         let (shape, kind) = npy::sample_shape(path, &dims)?;
         let rows = dims[0];
         let offset = (start + len) as u64;
-        let row_bytes = shape.features() * element.size();
-        let declared = (rows as u64)
-            .checked_mul(row_bytes as u64)
-            .and_then(|n| n.checked_add(offset));
-        if declared != Some(size) {
-            return Err(Error::format(
-                path,
-                format!(
-                    "the .npy header declares shape {dims:?} of {descr}, but the file holds {} bytes \
-                     of values",
-                    size - offset
-                ),
-            ));
-        }
+        npy::check_declared_size(path, &text, size - offset)?;
         Ok(NpyBlocks {
             path: path.to_path_buf(),
             file,

@@ -173,13 +173,7 @@ pub fn write_parquet(path: &Path, columns: &[Column]) -> Result<()> {
             c.array.len()
         )));
     }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(c) = columns.iter().find(|c| !seen.insert(c.name.as_str())) {
-        return Err(Error::invalid(format!(
-            "two output columns are named {:?} (rename the kept column)",
-            c.name
-        )));
-    }
+    check_unique_names(columns.iter().map(|c| c.name.as_str()))?;
     let schema: SchemaRef = Arc::new(Schema::new(
         columns
             .iter()
@@ -201,6 +195,18 @@ pub fn write_parquet(path: &Path, columns: &[Column]) -> Result<()> {
         writer.close().map_err(std::io::Error::other)?;
         Ok(())
     })
+}
+
+/// Refuses an output whose columns repeat a name (a kept input column named like an output
+/// column, `--keep-columns z0`): Parquet readers would see only one of the two.
+pub fn check_unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    match names.into_iter().find(|name| !seen.insert(*name)) {
+        Some(name) => Err(Error::invalid(format!(
+            "two output columns are named {name:?} (rename the kept column)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The files to read: the path itself, or a directory's table files in name order.
@@ -279,10 +285,7 @@ fn open_parquet(
         .map_err(|e| parquet_error(source, e))?;
     let schema = builder.schema().clone();
     let choice = pick(schema.as_ref())?;
-    let mut picked = choice.features.clone();
-    picked.extend(choice.label);
-    picked.sort_unstable();
-    picked.dedup();
+    let picked = choice.positions();
     // Sizes come from the footer: check them against the file before anything is decoded.
     let mut rows: u64 = 0;
     let cap = (crate::fsutil::inflate_cap(size) as u64).max(MIN_DECODED_CAP);
@@ -444,26 +447,14 @@ impl ParquetBlocks {
         let mut rows = 0usize;
         let mut chosen: Option<(Vec<String>, Option<String>)> = None;
         for (f, file) in files.iter().enumerate() {
-            let (builder, _) = open_parquet_file(file)?;
+            let (builder, ..) = open_parquet_file(file)?;
             let schema = builder.schema().clone();
             let picked = pick_columns(file, &schema, selection)?;
-            let names: Vec<String> = picked
-                .features
-                .iter()
-                .map(|&i| schema.field(i).name().clone())
-                .collect();
+            let names = picked.names(&schema);
             let label = picked.label.map(|i| schema.field(i).name().clone());
             match &chosen {
                 None => chosen = Some((names, label)),
-                Some((first, _)) if *first != names => {
-                    return Err(Error::format(
-                        file,
-                        format!(
-                            "columns {names:?} differ from the first file's {first:?} (a directory's files share one schema)"
-                        ),
-                    ));
-                }
-                Some(_) => {}
+                Some((first, _)) => check_same_columns(file, first, &names)?,
             }
             let width = picked.features.len() as u64 + u64::from(picked.label.is_some());
             for (g, group) in builder.metadata().row_groups().iter().enumerate() {
@@ -500,10 +491,15 @@ impl ParquetBlocks {
 
 /// Opens a Parquet file for reading by row group: its footer is checked
 /// (`table_parquet_check.rs`) before parquet parses it. Arrow IPC files are refused: they are
-/// read whole, without `--stream`.
+/// read whole, without `--stream`. Also returns a handle on the same file, for reading column
+/// chunks to check, and the file's size.
 fn open_parquet_file(
     path: &Path,
-) -> Result<(ParquetRecordBatchReaderBuilder<std::fs::File>, usize)> {
+) -> Result<(
+    ParquetRecordBatchReaderBuilder<std::fs::File>,
+    std::fs::File,
+    usize,
+)> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len() as usize;
@@ -537,10 +533,11 @@ fn open_parquet_file(
     drop(footer);
     file.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io(path, e))?;
+    let handle = file.try_clone().map_err(|e| Error::io(path, e))?;
     let builder = guarded(path, || {
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))
     })?;
-    Ok((builder, size))
+    Ok((builder, handle, size))
 }
 
 impl super::stream::RowSource for ParquetBlocks {
@@ -570,14 +567,13 @@ impl super::stream::RowSource for ParquetBlocks {
             columns: Some(&self.columns),
             label_column: self.label.as_deref(),
         };
-        let (builder, size) = open_parquet_file(file)?;
+        let (builder, mut reader, size) = open_parquet_file(file)?;
         let schema = builder.schema().clone();
         let picked = pick_columns(file, &schema, selection)?;
         let Some(group) = builder.metadata().row_groups().get(g) else {
             return Err(Error::format(file, "the file changed while it was read"));
         };
         // The group's chunks are checked one at a time, read from the file, before decoding.
-        let mut reader = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
         let (_, chunks) = row_group_chunks(file, group, size, MAX_STREAMED_GROUP)?;
         for chunk in chunks {
             let mut bytes = vec![0u8; chunk.range.len()];
@@ -587,10 +583,7 @@ impl super::stream::RowSource for ParquetBlocks {
                 .map_err(|e| Error::io(file, e))?;
             chunk.check(file, &bytes)?;
         }
-        let mut wanted = picked.features.clone();
-        wanted.extend(picked.label);
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = picked.positions();
         let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
         let mut out = Accumulator::default();
         let group_rows = usize::try_from(group.num_rows()).unwrap_or(0);
@@ -673,6 +666,37 @@ struct Picked {
     label: Option<usize>,
 }
 
+impl Picked {
+    /// The feature columns' names.
+    fn names(&self, schema: &Schema) -> Vec<String> {
+        let name = |&i: &usize| schema.field(i).name().clone();
+        self.features.iter().map(name).collect()
+    }
+
+    /// Every position to decode (features and label), sorted, once each: what a Parquet
+    /// projection takes.
+    fn positions(&self) -> Vec<usize> {
+        let mut all = self.features.clone();
+        all.extend(self.label);
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+/// A file after the first must pick the first one's feature columns.
+fn check_same_columns(source: &Path, first: &[String], names: &[String]) -> Result<()> {
+    if first == names {
+        return Ok(());
+    }
+    Err(Error::format(
+        source,
+        format!(
+            "columns {names:?} differ from the first file's {first:?} (a directory's files share one schema)"
+        ),
+    ))
+}
+
 fn pick_columns(source: &Path, schema: &Schema, selection: Selection) -> Result<Picked> {
     let label = match selection.label_column {
         None => None,
@@ -738,26 +762,16 @@ fn read_batches(
 fn decode(
     source: &Path,
     schema: &Schema,
-    Picked { features, label }: Picked,
+    picked: Picked,
     batches: Batches,
     out: &mut Accumulator,
 ) -> Result<()> {
-    let names: Vec<String> = features
-        .iter()
-        .map(|&i| schema.field(i).name().clone())
-        .collect();
+    let names = picked.names(schema);
     match &out.columns {
         None => out.columns = Some(names.clone()),
-        Some(first) if *first != names => {
-            return Err(Error::format(
-                source,
-                format!(
-                    "columns {names:?} differ from the first file's {first:?} (a directory's files share one schema)"
-                ),
-            ));
-        }
-        Some(_) => {}
+        Some(first) => check_same_columns(source, first, &names)?,
     }
+    let Picked { features, label } = picked;
     if label.is_some() && out.labels.is_none() {
         out.labels = Some(Vec::new());
     }

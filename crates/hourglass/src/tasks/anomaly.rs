@@ -410,6 +410,9 @@ pub struct Detection<'a> {
     pca: Vec<f32>,
     flagged: usize,
     explained: Vec<FlaggedRow>,
+    /// The lowest score among [`EXPLAINED_ROWS`] explained rows: a flagged row at or below it
+    /// cannot be among the highest, so it is not explained.
+    floor: f32,
 }
 
 impl<'a> Detection<'a> {
@@ -430,6 +433,7 @@ impl<'a> Detection<'a> {
             pca: Vec::new(),
             flagged: 0,
             explained: Vec::new(),
+            floor: f32::NEG_INFINITY,
         })
     }
 
@@ -460,6 +464,9 @@ impl<'a> Detection<'a> {
                 continue;
             }
             self.flagged += 1;
+            if self.explained.len() >= EXPLAINED_ROWS && s <= self.floor {
+                continue;
+            }
             if let Some(names) = self.columns {
                 self.explained.push(FlaggedRow {
                     row: first + i,
@@ -484,6 +491,9 @@ impl<'a> Detection<'a> {
     fn keep_highest(&mut self) {
         self.explained.sort_by(|a, b| b.score.total_cmp(&a.score));
         self.explained.truncate(EXPLAINED_ROWS);
+        if self.explained.len() == EXPLAINED_ROWS {
+            self.floor = self.explained[EXPLAINED_ROWS - 1].score;
+        }
     }
 
     /// Every row's score, the threshold and the report.

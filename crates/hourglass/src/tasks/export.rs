@@ -22,51 +22,11 @@ pub fn write_latents(
     labels: Option<&[u32]>,
     keep: &[Column],
 ) -> Result<()> {
-    let n = latents.len() / width;
-    let extension = data::extension(path);
-    refuse_kept_columns(path, &extension, keep)?;
-    match extension.as_str() {
-        "parquet" | "pq" => {
-            let mut columns: Vec<Column> = (0..width)
-                .map(|j| Column::new(format!("z{j}"), strided(latents, j, width)))
-                .collect();
-            if let Some(labels) = labels {
-                columns.push(Column::new(
-                    "label",
-                    Arc::new(UInt32Array::from(labels.to_vec())),
-                ));
-            }
-            columns.extend(keep.iter().cloned());
-            table::write_parquet(path, &columns)
-        }
-        "npy" => {
-            if labels.is_some() {
-                return Err(Error::invalid(
-                    "--with-labels needs a .csv output (an .npy array holds one type)",
-                ));
-            }
-            npy::write(path, latents, &[n, width])
-        }
-        "csv" => crate::fsutil::write_atomic_with(path, |w| {
-            let mut header: Vec<String> = (0..width).map(|i| format!("z{i}")).collect();
-            if labels.is_some() {
-                header.push("label".into());
-            }
-            writeln!(w, "{}", header.join(","))?;
-            for (i, row) in latents.chunks_exact(width).enumerate() {
-                let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-                if let Some(labels) = labels {
-                    cells.push(labels[i].to_string());
-                }
-                writeln!(w, "{}", cells.join(","))?;
-            }
-            Ok(())
-        }),
-        other => Err(Error::format(
-            path,
-            format!("cannot write latent codes as .{other} (use .csv, .npy or .parquet)"),
-        )),
-    }
+    let rows = latents.len() / width.max(1);
+    let mut block = Some((latents.to_vec(), labels.map(<[u32]>::to_vec)));
+    write_latents_by_blocks(path, width, rows, labels.is_some(), keep, &mut || {
+        Ok(block.take())
+    })
 }
 
 /// One block of latent codes (`rows × width`) and, when asked for, their labels.
@@ -96,6 +56,10 @@ pub fn write_latents_by_blocks(
             "--with-labels needs a .csv output (an .npy array holds one type)",
         ));
     }
+    let names: Vec<String> = (0..width).map(|j| format!("z{j}")).collect();
+    let label = with_labels.then_some("label");
+    let kept = keep.iter().map(|c| c.name.as_str());
+    table::check_unique_names(names.iter().map(String::as_str).chain(label).chain(kept))?;
     // An error of the input (not of the output file) is returned as it is.
     let mut failure = None;
     let mut written = 0usize;
@@ -118,7 +82,7 @@ pub fn write_latents_by_blocks(
     };
     let mut body = |w: &mut std::io::BufWriter<std::fs::File>| -> Result<()> {
         let io = |e: std::io::Error| Error::io(path, e);
-        let names: Vec<String> = (0..width).map(|j| format!("z{j}")).collect();
+        let names = names.clone();
         match extension.as_str() {
             "npy" => {
                 let dict = format!(
@@ -463,4 +427,37 @@ pub fn write_table(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kept input column named like a code column would give the Parquet file two `z0`
+    /// columns; it is refused before anything is written, whole or by blocks.
+    #[test]
+    fn a_kept_column_named_like_a_code_is_refused() {
+        let dir = std::env::temp_dir().join(format!("hourglass-export-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("codes.parquet");
+        let keep = [Column::new("z0", Arc::new(UInt32Array::from(vec![7, 8])))];
+        let codes = [0.5f32, 1.5, 2.5, 3.5];
+        let whole = write_latents(&out, &codes, 2, None, &keep).unwrap_err();
+        let mut block = Some((codes.to_vec(), None));
+        let by_blocks = write_latents_by_blocks(&out, 2, 2, false, &keep, &mut || Ok(block.take()))
+            .unwrap_err();
+        for err in [whole, by_blocks] {
+            assert!(
+                err.to_string()
+                    .contains("two output columns are named \"z0\""),
+                "{err}"
+            );
+        }
+        assert!(!out.exists());
+        // Under another name the column is carried beside the codes.
+        let keep = [Column::new("id", Arc::new(UInt32Array::from(vec![7, 8])))];
+        write_latents(&out, &codes, 2, None, &keep).unwrap();
+        assert_eq!(read_latents(&out, 2).unwrap(), codes);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
