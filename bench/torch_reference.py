@@ -168,9 +168,26 @@ def one_epoch_mse(model_name, train, test, seed):
         return float(((model(x) - x) ** 2).mean())
 
 
+def matmul_gflops(threads, size=1024, seconds=2.0):
+    """The machine's f32 matrix-multiply rate through PyTorch (MKL), on `threads` threads: the
+    median of repeated size³ products, in GFLOP/s."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < 5:
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=sorted(MODELS), required=True)
+    parser.add_argument("--model", choices=sorted(MODELS))
+    parser.add_argument("--matmul-rate", action="store_true",
+                        help="print the machine's f32 matrix-multiply rate instead")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
@@ -178,6 +195,12 @@ def main():
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.matmul_rate:
+        print(json.dumps({"impl": "matmul", "threads": args.threads,
+                          "gflops": matmul_gflops(args.threads)}))
+        return
+    if args.model is None:
+        parser.error("--model is required")
 
     torch.set_num_threads(args.threads)
     train, test = load(args.data, "train"), load(args.data, "test")

@@ -8,11 +8,18 @@
 //! the batch is cut into row chunks, one rayon task each, every chunk a single-threaded GEMM whose
 //! output gets its bias and ReLU while it is still in cache, as the convolution kernels do.
 //!
-//! Only the forward pass without autodiff (inference: `score`, `serve`, `transform`) takes the new
-//! kernel. Under autodiff the extension is Burn's own `linear`, so training is computed exactly as
-//! before. Upstream, the kernel belongs in `burn-flex`'s `ModuleOps::linear`.
+//! Under autodiff (training) the same forward kernel runs, and the backward pass is ours too:
+//! the ReLU's mask applied to the incoming gradient once, the input's gradient by row chunks as
+//! the forward pass (skipped for the first layer, whose input needs none), the weight's gradient
+//! by blocks of its rows, one single-threaded GEMM each, and the bias's as column sums. Burn's
+//! path recorded four operations per layer (product, bias, ReLU) and ran each product as one GEMM
+//! split across threads. Upstream, the kernels belong in `burn-flex`'s `ModuleOps::linear`.
 
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
@@ -22,7 +29,7 @@ use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
-use super::conv_cpu::gemm;
+use super::conv_cpu::{gemm, relu_backward};
 
 /// The extension: Burn's `linear` (then ReLU if `relu`) unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]
@@ -76,8 +83,70 @@ impl FastLinear for Flex {
     }
 }
 
-/// Under autodiff: Burn's own `linear`, recorded for its backward pass as before.
-impl<B: Backend + FastLinear, C: CheckpointStrategy> FastLinear for Autodiff<B, C> {}
+/// Under autodiff: the same forward kernel, with [`LinearBackward`] recorded for the gradients.
+impl<C: CheckpointStrategy> FastLinear for Autodiff<Flex, C> {
+    fn fast_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let covered = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32)
+            && x.rank() == 2
+            && weight.rank() == 2;
+        if !covered {
+            let y = Self::linear(x, weight, Some(bias));
+            return if relu { Self::relu(y) } else { y };
+        }
+        let (x, x_node) = x.into_parts();
+        let (weight, weight_node) = weight.into_parts();
+        let (bias, bias_node) = bias.into_parts();
+        match LinearBackward
+            .prepare::<C>([x_node, weight_node, bias_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let output = Flex::fast_linear(x.clone(), weight.clone(), bias, relu);
+                let kept = relu.then(|| output.clone());
+                prep.finish((x, weight, kept), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::fast_linear(x, weight, bias, relu)),
+        }
+    }
+}
+
+/// The backward step of the fused layer: parents are (input, weight, bias).
+#[derive(Debug)]
+struct LinearBackward;
+
+impl Backward<Flex, 3> for LinearBackward {
+    /// Input and weight as they were in the forward pass, and the output if a ReLU was fused.
+    type State = (FlexTensor, FlexTensor, Option<FlexTensor>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight, relu_output) = ops.state;
+        let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
+        let (x, weight) = (values(&x), values(&weight));
+        let mut g = floats(&values(&grad)).to_vec();
+        if let Some(output) = relu_output {
+            relu_backward(&mut g, floats(&values(&output)));
+        }
+        let [k, n] = w_shape.dims();
+        let (gx, gw, gb) = backward(floats(&x), floats(&weight), &g, k, n, node_x.is_some());
+        if let (Some(node), Some(gx)) = (node_x, gx) {
+            grads.register::<Flex>(node.id, tensor(gx, x_shape));
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(node.id, tensor(gw, w_shape));
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, tensor(gb, Shape::new([n])));
+        }
+    }
+}
 
 /// y = x · w + b, then max(y, 0) if `relu`: `x` is `[m, k]`, `w` `[k, n]`, `b` `[n]`, all
 /// row-major; the result is `[m, n]`.
@@ -104,11 +173,74 @@ pub fn forward(x: &[f32], w: &[f32], b: &[f32], k: usize, relu: bool) -> Vec<f32
     out
 }
 
+/// The gradients of y = x · w + b given the gradient `g` of y (`[m, n]`, the ReLU's mask already
+/// applied): the input's (`g · wᵀ`, `[m, k]`, only if `need_x`), the weight's (`xᵀ · g`,
+/// `[k, n]`) and the bias's (`g` summed over rows, `[n]`).
+pub fn backward(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    k: usize,
+    n: usize,
+    need_x: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let m = g.len().checked_div(n).unwrap_or(0);
+    let gx = need_x.then(|| {
+        let mut gx = vec![0.0; m * k];
+        if m > 0 && k > 0 {
+            let rows = chunk_rows(m, k, n);
+            gx.par_chunks_mut(rows * k)
+                .zip(g.par_chunks(rows * n))
+                .for_each(|(gx, g)| {
+                    // wᵀ is read through strides: element (j, i) of wᵀ is w[i·n + j].
+                    gemm(
+                        (g.len() / n, k, n),
+                        (gx, [k, 1], false),
+                        (g, [n, 1]),
+                        (w, [1, n]),
+                    );
+                });
+        }
+        gx
+    });
+    // Each task a block of the weight gradient's rows (input features): a sum over the whole
+    // batch, so the batch cannot be split without a reduction afterwards.
+    let mut gw = vec![0.0; k * n];
+    if k > 0 && n > 0 {
+        let rows = if m * k * n < MIN_WORK {
+            k
+        } else {
+            k.div_ceil(rayon::current_num_threads().max(1))
+                .max(MIN_ROWS)
+        };
+        gw.par_chunks_mut(rows * n).enumerate().for_each(|(c, gw)| {
+            // xᵀ restricted to input features c·rows…: element (i, j) is x[j·k + c·rows + i].
+            let x = &x[c * rows..];
+            gemm(
+                (gw.len() / n, n, m),
+                (gw, [n, 1], false),
+                (x, [1, k]),
+                (g, [n, 1]),
+            );
+        });
+    }
+    let mut gb = vec![0.0; n];
+    for row in g.chunks_exact(n.max(1)) {
+        for (b, &v) in gb.iter_mut().zip(row) {
+            *b += v;
+        }
+    }
+    (gx, gw, gb)
+}
+
+/// Below this many multiply-adds a task hand-off costs more than a second thread saves.
+const MIN_WORK: usize = 1 << 18;
+/// One AVX2 micro-kernel's height.
+const MIN_ROWS: usize = 16;
+
 /// Rows per task: the whole batch when the product is too small to be worth a second thread,
 /// else about one chunk per thread, at most 256 rows (a chunk's output stays in the L2 cache).
 fn chunk_rows(m: usize, k: usize, n: usize) -> usize {
-    const MIN_WORK: usize = 1 << 18; // multiply-adds; below this a task hand-off costs more
-    const MIN_ROWS: usize = 16; // one AVX2 micro-kernel's height
     const MAX_ROWS: usize = 256;
     if m * k * n < MIN_WORK {
         return m;
@@ -159,17 +291,45 @@ mod tests {
         }
     }
 
-    /// Under autodiff the extension is Burn's layer, gradients included.
+    /// Under autodiff the fused layer's output and its gradients (input, weight, bias) are
+    /// Burn's, with and without the ReLU, for products below and above the threshold at which
+    /// the work is split across threads (ragged chunks included).
     #[test]
-    fn trains_through_burns_own_backward_pass() {
+    fn gradients_match_burns_layer() {
         let device = Device::flex().autodiff();
-        let layer = LinearConfig::new(20, 7).init(&device);
-        let x = Tensor::<2>::random([9, 20], Distribution::Normal(0.0, 1.0), &device);
-        let ours = linear(&layer, x.clone(), true).sum().backward();
-        let burn = burn::tensor::activation::relu(layer.forward(x))
-            .sum()
-            .backward();
-        let grad = |grads| crate::device::to_vec(layer.weight.val().grad(grads).unwrap());
-        assert_eq!(grad(&ours), grad(&burn));
+        let gap = |a: Tensor<2>, b: Tensor<2>| {
+            let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+            (a - b).abs().max().into_scalar::<f32>() / scale
+        };
+        for (m, k, n) in [(9, 20, 7), (256, 784, 256), (300, 64, 784), (37, 300, 33)] {
+            let layer = LinearConfig::new(k, n).init(&device);
+            for relu in [false, true] {
+                let x = Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), &device)
+                    .require_grad();
+                let ours = linear(&layer, x.clone(), relu);
+                let mut burn = layer.forward(x.clone());
+                if relu {
+                    burn = burn::tensor::activation::relu(burn);
+                }
+                let out_gap = gap(ours.clone().inner(), burn.clone().inner());
+                let mix = Tensor::<2>::random([m, n], Distribution::Normal(0.0, 1.0), &device);
+                let ga = (ours * mix.clone()).sum().backward();
+                let gb = (burn * mix).sum().backward();
+                let weight = layer.weight.val();
+                let bias = layer.bias.as_ref().unwrap().val();
+                let bias_grad = |g| bias.grad(g).unwrap().unsqueeze::<2>();
+                let gaps = [
+                    out_gap,
+                    gap(x.grad(&ga).unwrap(), x.grad(&gb).unwrap()),
+                    gap(weight.grad(&ga).unwrap(), weight.grad(&gb).unwrap()),
+                    gap(bias_grad(&ga), bias_grad(&gb)),
+                ];
+                assert!(
+                    gaps.iter().all(|&g| g < 1e-5),
+                    "({m}, {k}, {n}), relu {relu}: output, input, weight, bias gradients \
+                     differ by {gaps:?}"
+                );
+            }
+        }
     }
 }

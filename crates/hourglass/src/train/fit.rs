@@ -428,6 +428,7 @@ pub fn fit_on(
         device.seed(options.seed.wrapping_add(epoch as u64));
         let mut sums = LossSums::default();
         let mut step = 0;
+        let mut step_seconds = 0.0;
         data.train_batches(
             options.seed,
             epoch,
@@ -437,7 +438,9 @@ pub fn fit_on(
                 let rows = Batch::from_rows(rows, &fill).with_class(class);
                 // A noise stream per (epoch, step): the same corruption on a resumed run.
                 let stream = noise_stream(options.seed, epoch, step);
+                let stepping = Instant::now();
                 let loss = stepper.step(noisy_batch(rows, options.noise, unit_range, stream));
+                step_seconds += stepping.elapsed().as_secs_f64();
                 let value = loss.total;
                 if !value.is_finite() {
                     return Err(Error::invalid(format!(
@@ -453,6 +456,7 @@ pub fn fit_on(
                 Ok(())
             },
         )?;
+        let validating = Instant::now();
         let val = if data.has_validation() {
             let network = stepper.inference_network();
             let mut sums = LossSums::default();
@@ -472,6 +476,7 @@ pub fn fit_on(
         } else {
             None
         };
+        let validation_seconds = validating.elapsed().as_secs_f64();
         let train = sums.mean();
         let mut terms = std::collections::BTreeMap::new();
         for (prefix, loss) in [("train", Some(train)), ("val", val)] {
@@ -502,6 +507,8 @@ pub fn fit_on(
             train_loss: train.total,
             val_loss,
             seconds: started.elapsed().as_secs_f64(),
+            step_seconds,
+            validation_seconds,
             terms,
         };
         tracing::info!(?record, "epoch done");

@@ -14,6 +14,12 @@ pub struct EpochRecord {
     pub train_loss: f64,
     pub val_loss: Option<f64>,
     pub seconds: f64,
+    /// Of `seconds`, the time spent in optimizer steps (forward, backward, update) and in
+    /// measuring the validation loss; the rest is batch assembly, shuffling and logging.
+    #[serde(default)]
+    pub step_seconds: f64,
+    #[serde(default)]
+    pub validation_seconds: f64,
     /// The parts of a loss made of several (a variational model's reconstruction and KL), by name:
     /// `train_reconstruction`, `train_kl`, `val_reconstruction`, `val_kl`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
