@@ -6,7 +6,7 @@
 #   bench/run.sh [--quick] [--avx2] [--threads N] [--models "dense vae"]
 # --avx2 runs both sides on their AVX2 kernels on an AVX-512 machine: hourglass built without its
 # `x86-v4` feature (a second build of Burn, in the same target directory), PyTorch with
-# ATEN_CPU_CAPABILITY=avx2 and MKL_ENABLE_INSTRUCTIONS=AVX2.
+# ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2 and ONEDNN_MAX_CPU_ISA=AVX2 (its convolutions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}"
 build_flags=(-p hourglass --bench speed)
 if [ "$avx2" = 1 ]; then
     build_flags+=(--no-default-features)
-    export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+    export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 fi
 bench_bin=$(cargo bench "${build_flags[@]}" --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
