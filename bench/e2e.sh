@@ -27,22 +27,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-data=/usr/share/datasets/fashion-mnist
-if [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist
-fi
-venv="${HOURGLASS_BENCH_VENV:-$HOME/.cache/hourglass-bench-venv}"
-if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q torch numpy
-fi
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hourglass-target}"
+. bench/torch_env.sh
 build_flags=(-p hourglass-cli --bin hourglass)
 if [ "$avx2" = 1 ]; then
     build_flags+=(--no-default-features)
-    export ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 fi
 cargo build --release "${build_flags[@]}" >&2
 # A copy: a later build (with or without --avx2) replaces target/release/hourglass.

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_reference import MODELS, loss_of, read_idx  # noqa: E402
+from torch_reference import MODELS, read_idx, step  # noqa: E402
 
 
 def main():
@@ -49,13 +49,9 @@ def main():
         shuffled = rng.permutation(len(train))
         for i in range(0, len(train), 256):
             batch = torch.from_numpy(train[shuffled[i:i + 256]])
-            step = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_of(model, batch)
-            loss.backward()
-            optimizer.step()
-            loss.item()
-            steps += time.perf_counter() - step
+            stepping = time.perf_counter()
+            step(model, optimizer, batch)
+            steps += time.perf_counter() - stepping
         validating = time.perf_counter()
         model.eval()
         with torch.no_grad():

@@ -122,17 +122,22 @@ def loss_of(model, x):
     return ((model(x) - x) ** 2).mean() + getattr(model, "penalty", 0.0)
 
 
+def step(model, optimizer, x):
+    """One optimizer step on batch `x`, waited for (`.item()`)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_of(model, x)
+    loss.backward()
+    optimizer.step()
+    loss.item()
+
+
 def train_steps(model, optimizer, train, batches):
     """Times optimizer steps over consecutive batches of 256; returns milliseconds per step."""
     times = []
     for i in range(batches):
         x = torch.from_numpy(train[(i * 256) % 59_904:][:256])
         start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_of(model, x)
-        loss.backward()
-        optimizer.step()
-        loss.item()
+        step(model, optimizer, x)
         times.append((time.perf_counter() - start) * 1000)
     return times
 

@@ -21,7 +21,6 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::nn::Linear;
@@ -40,9 +39,20 @@ pub trait FastLinear: Backend {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let y = Self::linear(x, weight, Some(bias));
-        if relu { Self::relu(y) } else { y }
+        burn_linear::<Self>(x, weight, bias, relu)
     }
+}
+
+/// Burn's own layer (then ReLU if `relu`): every other backend, and inputs the kernel does not
+/// cover.
+fn burn_linear<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    relu: bool,
+) -> FloatTensor<B> {
+    let y = B::linear(x, weight, Some(bias));
+    if relu { B::relu(y) } else { y }
 }
 
 /// `layer.forward(x)` (then ReLU if `relu`), through the fast kernel on flex.
@@ -72,8 +82,7 @@ impl FastLinear for Flex {
             || dims(&x) != 2
             || dims(&weight) != 2
         {
-            let y = Flex::linear(x, weight, Some(bias));
-            return if relu { Flex::relu(y) } else { y };
+            return burn_linear::<Flex>(x, weight, bias, relu);
         }
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
         let [m, k] = x.layout().shape().dims();
@@ -95,8 +104,7 @@ impl<C: CheckpointStrategy> FastLinear for Autodiff<Flex, C> {
             && x.rank() == 2
             && weight.rank() == 2;
         if !covered {
-            let y = Self::linear(x, weight, Some(bias));
-            return if relu { Self::relu(y) } else { y };
+            return burn_linear::<Self>(x, weight, bias, relu);
         }
         let (x, x_node) = x.into_parts();
         let (weight, weight_node) = weight.into_parts();
