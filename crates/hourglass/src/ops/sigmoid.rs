@@ -101,7 +101,7 @@ impl<B: Backend + FastSigmoid, C: CheckpointStrategy> FastSigmoid for Autodiff<B
 /// σ over a slice, in place: in pieces across threads when it is long (a batch's decoded
 /// images), each piece in the widest vectors the CPU has.
 fn sigmoid_in_place(values: &mut [f32]) {
-    const PIECE: usize = 1 << 15;
+    const PIECE: usize = 1 << 13;
     if values.len() >= 2 * PIECE {
         values.par_chunks_mut(PIECE).for_each(sigmoid_simd);
     } else {
