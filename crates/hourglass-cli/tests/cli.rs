@@ -30,6 +30,52 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The shipped cardio table (21 measurements and an `anomaly` label).
+fn cardio_csv() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv")
+}
+
+/// [`cardio_csv`] read as the CLI reads it, `anomaly` as the label.
+fn cardio_rows() -> hourglass::data::Dataset {
+    let options = hourglass::data::LoadOptions {
+        label_column: Some("anomaly".into()),
+        ..Default::default()
+    };
+    hourglass::data::load(&cardio_csv(), &options).unwrap()
+}
+
+/// Rows `range` of a labelled table as a data lake holds them: the measurements as doubles, then
+/// the label as an int64 `anomaly` column.
+fn parquet_columns(
+    rows: &hourglass::data::Dataset,
+    range: std::ops::Range<usize>,
+) -> Vec<hourglass::data::table::Column> {
+    use hourglass::data::table::Column;
+    use std::sync::Arc;
+    let d = rows.shape.features();
+    let mut columns: Vec<Column> = rows
+        .columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let values = range.clone().map(|i| f64::from(rows.values[i * d + j]));
+            Column::new(
+                name.clone(),
+                Arc::new(arrow_array::Float64Array::from_iter_values(values)),
+            )
+        })
+        .collect();
+    let labels = rows.labels.as_ref().unwrap();
+    let labels = range.map(|i| i64::from(labels[i]));
+    columns.push(Column::new(
+        "anomaly",
+        Arc::new(arrow_array::Int64Array::from_iter_values(labels)),
+    ));
+    columns
+}
+
 /// Runs a command that must succeed and print JSON; returns the JSON.
 fn json_of(args: &[&str]) -> serde_json::Value {
     let out = hourglass(args);
@@ -298,7 +344,7 @@ fn one_class_training_and_anomaly_scores_with_a_histogram() {
 #[test]
 fn a_table_is_scored_with_its_default_recipe_threshold_and_explanations() {
     let dir = scratch("table-score");
-    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
+    let cardio = cardio_csv();
     let (model, scores) = (dir.join("cardio.safetensors"), dir.join("scores.csv"));
     // No sizes given: the table recipe picks them (21 columns → a code of 3).
     let out = hourglass(&[
@@ -1258,13 +1304,9 @@ fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
     use std::sync::Arc;
 
     let dir = scratch("parquet");
-    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
-    let options = hourglass::data::LoadOptions {
-        label_column: Some("anomaly".into()),
-        ..Default::default()
-    };
-    let rows = hourglass::data::load(&cardio, &options).unwrap();
-    let (n, d) = (rows.len(), rows.shape.features());
+    let cardio = cardio_csv();
+    let rows = cardio_rows();
+    let n = rows.len();
     // As a data lake holds it: a text key first, the measurements as doubles, the label last.
     let mut columns = vec![Column::new(
         "id",
@@ -1272,18 +1314,7 @@ fn a_parquet_table_is_trained_scored_and_encoded_with_its_key_column_carried() {
             (0..n).map(|i| format!("tx-{i}")),
         )),
     )];
-    for (j, name) in rows.columns.as_ref().unwrap().iter().enumerate() {
-        let values = (0..n).map(|i| f64::from(rows.values[i * d + j]));
-        columns.push(Column::new(
-            name.clone(),
-            Arc::new(arrow_array::Float64Array::from_iter_values(values)),
-        ));
-    }
-    let labels = rows.labels.as_ref().unwrap().iter().map(|&l| i64::from(l));
-    columns.push(Column::new(
-        "anomaly",
-        Arc::new(arrow_array::Int64Array::from_iter_values(labels)),
-    ));
+    columns.extend(parquet_columns(&rows, 0..n));
     let data = dir.join("cardio.parquet");
     table::write_parquet(&data, &columns).unwrap();
 
@@ -1509,16 +1540,11 @@ fn a_folder_of_mixed_size_colour_photos_is_trained_on_and_scored() {
 
 #[test]
 fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
-    use hourglass::data::table::{self, Column};
-    use std::sync::Arc;
+    use hourglass::data::table;
 
     let dir = scratch("stream");
-    let cardio = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/cardio/cardio.csv");
-    let options = hourglass::data::LoadOptions {
-        label_column: Some("anomaly".into()),
-        ..Default::default()
-    };
-    let rows = hourglass::data::load(&cardio, &options).unwrap();
+    let cardio = cardio_csv();
+    let rows = cardio_rows();
     let (n, d) = (rows.len(), rows.shape.features());
     let labels = rows.labels.clone().unwrap();
     // The table as three Parquet part files, and as one NPY array.
@@ -1526,26 +1552,7 @@ fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
     std::fs::create_dir_all(&parts).unwrap();
     let cut = [0, n / 3, 2 * n / 3, n];
     for p in 0..3 {
-        let range = cut[p]..cut[p + 1];
-        let mut columns: Vec<Column> = rows
-            .columns
-            .as_ref()
-            .unwrap()
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let values = range.clone().map(|i| f64::from(rows.values[i * d + j]));
-                Column::new(
-                    name.clone(),
-                    Arc::new(arrow_array::Float64Array::from_iter_values(values)),
-                )
-            })
-            .collect();
-        let part_labels = range.clone().map(|i| i64::from(labels[i]));
-        columns.push(Column::new(
-            "anomaly",
-            Arc::new(arrow_array::Int64Array::from_iter_values(part_labels)),
-        ));
+        let columns = parquet_columns(&rows, cut[p]..cut[p + 1]);
         table::write_parquet(&parts.join(format!("part-{p}.parquet")), &columns).unwrap();
     }
     let array = dir.join("cardio.npy");
@@ -1651,6 +1658,26 @@ fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
         "{stderr}"
     );
 
+    // `score` of the same data whole and by blocks (`--stream`) writes the same file.
+    let scored_alike = |model: &Path, data: &[&str], name: &str| {
+        let mut outputs = Vec::new();
+        for extra in [None, Some("--stream")] {
+            let out = dir.join(format!("{name}-{}.csv", outputs.len()));
+            let mut args = vec!["score", "--model", s(model)];
+            args.extend_from_slice(data);
+            args.extend(extra);
+            args.extend(["--out", s(&out)]);
+            let result = hourglass(&args);
+            assert!(
+                result.status.success(),
+                "{}",
+                String::from_utf8_lossy(&result.stderr)
+            );
+            outputs.push(std::fs::read_to_string(&out).unwrap());
+        }
+        assert_eq!(outputs[0], outputs[1], "{name}: scored whole and by blocks");
+    };
+
     // An NPY array: trained by blocks, scored both ways alike.
     let model = dir.join("npy.safetensors");
     json_of(&[
@@ -1666,21 +1693,7 @@ fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
         s(&model),
         "--json",
     ]);
-    for (extra, out) in [(None, "a.csv"), (Some("--stream"), "b.csv")] {
-        let mut args = vec!["score", "--model", s(&model), "--data", s(&array)];
-        args.extend(extra);
-        let out = dir.join(out);
-        let result = hourglass(&[&args[..], &["--out", s(&out)]].concat());
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-    }
-    assert_eq!(
-        std::fs::read_to_string(dir.join("a.csv")).unwrap(),
-        std::fs::read_to_string(dir.join("b.csv")).unwrap()
-    );
+    scored_alike(&model, &["--data", s(&array)], "npy");
 
     // A CSV file, read from the record each block starts at: scored both ways alike.
     let model = dir.join("csv.safetensors");
@@ -1699,29 +1712,8 @@ fn streamed_training_and_scoring_read_npy_and_parquet_parts_by_blocks() {
         s(&model),
         "--json",
     ]);
-    for (extra, out) in [(None, "c.csv"), (Some("--stream"), "d.csv")] {
-        let mut args = vec![
-            "score",
-            "--model",
-            s(&model),
-            "--data",
-            s(&cardio),
-            "--label-column",
-            "anomaly",
-        ];
-        args.extend(extra);
-        let out = dir.join(out);
-        let result = hourglass(&[&args[..], &["--out", s(&out)]].concat());
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-    }
-    assert_eq!(
-        std::fs::read_to_string(dir.join("c.csv")).unwrap(),
-        std::fs::read_to_string(dir.join("d.csv")).unwrap()
-    );
+    let data = ["--data", s(&cardio), "--label-column", "anomaly"];
+    scored_alike(&model, &data, "csv");
 
     // What --stream cannot read or train is refused in one line.
     let out = hourglass(&[

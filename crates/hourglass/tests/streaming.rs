@@ -10,13 +10,7 @@ use hourglass::model::ModelConfig;
 use hourglass::tasks::eval;
 use hourglass::train::{self, stream::Streaming};
 
-use common::{quick, quiet, scratch, shipped};
-
-fn small_dense() -> ModelConfig {
-    let mut config = ModelConfig::dense(16);
-    config.architecture = hourglass::model::Architecture::Dense { hidden: vec![128] };
-    config
-}
+use common::{quick, quiet, scratch, shipped, small_dense};
 
 #[test]
 fn streamed_training_repeats_and_matches_in_memory_test_mse() {

@@ -9,13 +9,7 @@ use hourglass::model::ModelConfig;
 use hourglass::tasks::{codec, eval};
 use hourglass::train::{self, RunSettings, log};
 
-use common::{quick, quiet, scratch, shipped};
-
-fn small_dense() -> ModelConfig {
-    let mut config = ModelConfig::dense(16);
-    config.architecture = hourglass::model::Architecture::Dense { hidden: vec![128] };
-    config
-}
+use common::{quick, quiet, scratch, shipped, small_dense};
 
 #[test]
 fn dense_loss_falls_and_beats_the_mean_image() {

@@ -73,7 +73,8 @@ impl DataArgs {
         Ok(data::load(&self.data, &options)?)
     }
 
-    /// Opens the data for reading a block at a time (`--stream`): NPY arrays and Parquet files.
+    /// Opens the data for reading a block at a time (`--stream`): NPY arrays, CSV files, Parquet
+    /// files or directories, folders of images.
     pub fn open_stream(&self) -> Result<Box<dyn data::stream::RowSource>> {
         Ok(data::stream::open(
             &self.data,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use hourglass::data::{self, Dataset, LoadOptions};
 use hourglass::device::Backend;
+use hourglass::model::{Architecture, ModelConfig};
 use hourglass::train::{RunSettings, TrainOptions};
 
 /// The Fashion-MNIST test split shipped in `data/`.
@@ -17,6 +18,13 @@ pub fn shipped(n: usize) -> Dataset {
     data::load(&shipped_dir(), &LoadOptions::default())
         .expect("the shipped sample loads")
         .head(n)
+}
+
+/// A small dense model for the shipped images: 784-128-16-128-784.
+pub fn small_dense() -> ModelConfig {
+    let mut config = ModelConfig::dense(16);
+    config.architecture = Architecture::Dense { hidden: vec![128] };
+    config
 }
 
 /// A short, quick recipe for tests.
