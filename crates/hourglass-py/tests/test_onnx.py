@@ -1,5 +1,5 @@
 """ONNX export: onnxruntime, running the exported graph on raw rows, gives hourglass's own numbers
-(dense, conv2d and conv1d models; every score kind; an ensemble; the non-ReLU activations and a
+(dense, conv2d and conv1d models; every score kind, conv2d's features too; an ensemble; the non-ReLU activations and a
 VAE), and the file passes ONNX's own checker."""
 
 import subprocess
@@ -92,7 +92,12 @@ def test_conv2d_on_odd_sized_colour_images_matches():
         model="conv2d", channels=[8, 16], latent=8, epochs=2, random_state=3, n_threads=2
     ).fit(images)
     rows = images.reshape(len(images), -1)
+    # The default score of a conv2d model on images is the feature maps' distance.
+    assert model.model_.default_score == "features"
     assert_close(run_onnx(model.to_onnx(), rows), model.decision_scores(images))
+    model.set_params(score="combined")
+    assert_close(run_onnx(model.to_onnx(), rows), model.decision_scores(images))
+    model.set_params(score=None)
     assert_close(run_onnx(model.to_onnx(output="reconstruct"), rows), model.reconstruct(images))
     assert_close(run_onnx(model.to_onnx(output="encode"), rows), model.transform(images))
 

@@ -14,6 +14,7 @@ use crate::data::{Dataset, SampleKind, SampleShape, Scaling};
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
 use crate::tasks::detector::{Detector, ScoreKind};
+use crate::tasks::features::FeatureIndex;
 use crate::tasks::pca::Baseline;
 use crate::train::TrainOptions;
 
@@ -166,6 +167,18 @@ impl TrainedModel {
             vec![self.mse_quantiles().len()],
             floats(self.mse_quantiles()),
         ));
+        let detectors = std::iter::once(&self.detector).chain(&self.detector.members);
+        for (i, detector) in detectors.enumerate() {
+            if let Some(index) = &detector.features {
+                let (w, k) = (index.projection.features, index.k());
+                let [mean, components, reference] = feature_tensor_names(i);
+                tensors.push((mean, Dtype::F32, vec![w], floats(&index.projection.mean)));
+                let components_bytes = floats(&index.projection.components);
+                tensors.push((components, Dtype::F32, vec![k, w], components_bytes));
+                let m = index.reference.len() / k.max(1);
+                tensors.push((reference, Dtype::F32, vec![m, k], floats(&index.reference)));
+            }
+        }
         let views: Vec<(String, TensorView<'_>)> = tensors
             .iter()
             .map(|(name, dtype, shape, bytes)| {
@@ -349,6 +362,21 @@ impl TrainedModel {
             components: floats(PCA_TENSOR, Some(input.features()))?,
             features: input.features(),
         };
+        let mut detector = match detector {
+            Some(d) => d,
+            // Files from before score kinds know only the MSE and (usually) its quantiles.
+            None => Detector::legacy(floats(SCORES_TENSOR, None).unwrap_or_default()),
+        };
+        let networks = std::iter::once(&network).chain(&members);
+        let indexes: Vec<Option<FeatureIndex>> = networks
+            .enumerate()
+            .map(|(i, net)| feature_index(&tensors, i, net, path))
+            .collect::<Result<_>>()?;
+        let mut indexes = indexes.into_iter();
+        detector.features = indexes.next().flatten();
+        for (member, index) in detector.members.iter_mut().zip(indexes) {
+            member.features = index;
+        }
         Ok(TrainedModel {
             config,
             input,
@@ -359,10 +387,7 @@ impl TrainedModel {
             baseline,
             columns,
             // Files from before score kinds know only the MSE and (usually) its quantiles.
-            detector: match detector {
-                Some(d) => d,
-                None => Detector::legacy(floats(SCORES_TENSOR, None).unwrap_or_default()),
-            },
+            detector,
             summary,
         })
     }
@@ -495,6 +520,71 @@ pub(crate) fn content_digest<'a>(
 }
 
 /// The prefix of ensemble member `i`'s weights (1-based; the first network has none).
+/// The tensors of network `i`'s feature index: mean map, PCA directions, reference maps.
+fn feature_tensor_names(i: usize) -> [String; 3] {
+    ["mean", "components", "reference"].map(|part| format!("anomaly.features.{i}.{part}"))
+}
+
+/// Network `i`'s feature index from the file, if it has one: f32, finite, and shaped for the
+/// network (`mean` its map width, `components` k × width with 1 ≤ k ≤ width, `reference` m × k).
+fn feature_index(
+    tensors: &SafeTensors<'_>,
+    i: usize,
+    network: &Network,
+    path: &Path,
+) -> Result<Option<FeatureIndex>> {
+    let [mean_name, components_name, reference_name] = feature_tensor_names(i);
+    if tensors.tensor(&mean_name).is_err() {
+        return Ok(None);
+    }
+    let bad = |why: String| Error::format(path, format!("not a usable model file: {why}"));
+    let Some(width) = network.feature_width() else {
+        return Err(bad(format!(
+            "{mean_name} is there, but this architecture has no feature maps"
+        )));
+    };
+    let read =
+        |name: &str, shape_ok: &dyn Fn(&[usize]) -> bool| -> Result<(Vec<usize>, Vec<f32>)> {
+            let t = tensors
+                .tensor(name)
+                .map_err(|_| bad(format!("tensor {name} is missing")))?;
+            if t.dtype() != Dtype::F32 || !shape_ok(t.shape()) {
+                return Err(bad(format!(
+                    "tensor {name} is {:?} {:?}, not shaped for feature maps {width} wide",
+                    t.dtype(),
+                    t.shape()
+                )));
+            }
+            let values: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if let Some(v) = values.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("tensor {name}: value {v} is not finite")));
+            }
+            Ok((t.shape().to_vec(), values))
+        };
+    let (_, mean) = read(&mean_name, &|s| s == [width])?;
+    let (shape, components) = read(
+        &components_name,
+        &|s| matches!(s, [k, w] if (1..=width).contains(k) && *w == width),
+    )?;
+    let k = shape[0];
+    let (_, reference) = read(
+        &reference_name,
+        &|s| matches!(s, [m, kk] if *m >= 1 && *kk == k),
+    )?;
+    Ok(Some(FeatureIndex {
+        projection: Baseline {
+            mean,
+            components,
+            features: width,
+        },
+        reference,
+    }))
+}
+
 fn member_prefix(i: usize) -> String {
     format!("{MEMBER_PREFIX}{i}.")
 }

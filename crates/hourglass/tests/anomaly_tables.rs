@@ -69,7 +69,7 @@ fn the_automatic_threshold_flags_a_small_share_of_clean_training_data() {
     let _lock = common::exclusive();
     let normal = cardio().of_class(0).unwrap();
     let model = train_default(&normal, 3);
-    for kind in ScoreKind::ALL {
+    for kind in model.detector.kinds() {
         let t = ThresholdRule::Auto.resolve(&model, kind).unwrap();
         let f = t.train_fraction_flagged.unwrap();
         eprintln!(
@@ -89,7 +89,7 @@ fn the_automatic_threshold_flags_a_small_share_of_clean_training_data() {
     let mut options = common::quick(5);
     options.val_split = 0.0;
     let model = train::train(&images, &ModelConfig::dense(16), &options, &common::quiet()).unwrap();
-    for kind in ScoreKind::ALL {
+    for kind in model.detector.kinds() {
         let f = ThresholdRule::Auto
             .resolve(&model, kind)
             .unwrap()
@@ -149,7 +149,7 @@ fn an_ensemble_saves_and_loads_with_the_same_scores() {
     let loaded = hourglass::artifact::TrainedModel::load(&path, &device).unwrap();
     assert_eq!(loaded.members.len(), 4);
     let values = model.scaling.scaled(&data);
-    for kind in ScoreKind::ALL {
+    for kind in model.detector.kinds() {
         let a = anomaly::score(&model, &values, None, Some(kind), &device).unwrap();
         let b = anomaly::score(&loaded, &values, None, Some(kind), &device).unwrap();
         assert_eq!(a.per_sample, b.per_sample, "{kind}");

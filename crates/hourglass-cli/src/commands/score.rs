@@ -28,8 +28,10 @@ pub struct Args {
     pub normal_class: Option<u32>,
     /// The score: mse (reconstruction error), normalized (each feature's error over its training
     /// error), mahalanobis (the code's distance from the training codes), knn (the code's mean
-    /// distance to its nearest training codes) or combined (normalized + knn) [default: the one
-    /// stored in the model: knn for tables, normalized for series, combined for images].
+    /// distance to its nearest training codes), combined (normalized + knn) or features (conv2d:
+    /// the encoder's feature maps' distance to the nearest training images') [default: the one
+    /// stored in the model: knn for tables, normalized for series, features for conv2d images,
+    /// combined for other images].
     #[arg(long)]
     pub score: Option<ScoreKind>,
     /// Flag samples scoring above this: auto (the training scores' median + 4 robust

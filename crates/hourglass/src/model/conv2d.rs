@@ -95,21 +95,27 @@ impl Conv2dNet {
         x: Tensor<2>,
         class: Option<Tensor<2>>,
     ) -> (Tensor<2>, Option<Tensor<2>>) {
+        // A conditional model's class joins at the code layer, after the convolutions.
+        let flat = self.head.with_class(self.feature_map(x), class);
+        let raw = ops::linear(&self.encoder_latent, flat, false);
+        self.head.split_code(raw)
+    }
+
+    /// The encoder's last feature map, flattened (`channels × h × w` per row): what the
+    /// `features` anomaly score compares. It sees the image alone, never a conditional class.
+    pub fn feature_map(&self, x: Tensor<2>) -> Tensor<2> {
         let [batch, _] = x.dims();
         let s = self.input;
         let x: Tensor<4> = x.reshape([batch, s.channels, s.height, s.width]);
-        let x = layers::conv_stack(
+        layers::conv_stack(
             &self.encoder_convs,
             x,
             &self.head,
             &self.dropout,
             false,
             ops::conv2d,
-        );
-        // A conditional model's class joins at the code layer, after the convolutions.
-        let flat = self.head.with_class(x.flatten(1, 3), class);
-        let raw = ops::linear(&self.encoder_latent, flat, false);
-        self.head.split_code(raw)
+        )
+        .flatten(1, 3)
     }
 
     /// The decoder's last pre-activations, flattened to rows.

@@ -63,6 +63,24 @@ impl Network {
         }
     }
 
+    /// The encoder's last feature map per row, for architectures whose encoder has one worth
+    /// comparing (conv2d: the convolutions' output before the dense code layer); `None` for the
+    /// others.
+    pub fn feature_map(&self, x: Tensor<2>) -> Option<Tensor<2>> {
+        match self {
+            Network::Conv2d(net) => Some(net.feature_map(x)),
+            Network::Dense(_) | Network::Conv1d(_) => None,
+        }
+    }
+
+    /// Values per row of [`Network::feature_map`], if it gives one.
+    pub fn feature_width(&self) -> Option<usize> {
+        match self {
+            Network::Conv2d(net) => Some(net.bottleneck().iter().product()),
+            Network::Dense(_) | Network::Conv1d(_) => None,
+        }
+    }
+
     /// Latent codes → the decoder's pre-activations (what BCE-with-logits needs).
     pub fn decode_logits(&self, z: Tensor<2>, class: Option<Tensor<2>>) -> Tensor<2> {
         match self {

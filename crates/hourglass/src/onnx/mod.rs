@@ -17,6 +17,7 @@ use crate::data::Scaling;
 use crate::error::{Error, Result};
 use crate::model::{Activation, Network, OutputActivation};
 use crate::tasks::detector::{Detector, ScoreKind, Spread};
+use crate::tasks::features::NEIGHBOURS;
 
 use burn::nn::Linear;
 use graph::{Attr, Graph, float_value};
@@ -262,6 +263,31 @@ fn conv(
     g.op(op, &inputs, attrs)
 }
 
+/// Scaled rows → the conv2d encoder's last feature map, flattened (`Conv2dNet::feature_map`).
+fn conv2d_feature_map(g: &mut Graph, net: &crate::model::Conv2dNet, x: &str) -> String {
+    let s = net.input();
+    let head = net.head();
+    let shape = g.ints(
+        "shape",
+        &[-1, s.channels as i64, s.height as i64, s.width as i64],
+    );
+    let mut x = g.op("Reshape", &[x, &shape], vec![]);
+    for layer in &net.encoder_convs {
+        let pad = layer_pad(layer.kernel_size[0]);
+        let attrs = conv_attrs(&layer.kernel_size, &layer.stride, &[pad, pad]);
+        x = conv(
+            g,
+            "Conv",
+            weight_of(&layer.weight),
+            bias_of(&layer.bias),
+            &x,
+            attrs,
+        );
+        x = activation(g, head.activation, &x);
+    }
+    g.op("Flatten", &[&x], vec![Attr::Int("axis", 1)])
+}
+
 /// Scaled rows → the code (`Network::encode`).
 fn encode(g: &mut Graph, network: &Network, x: &str) -> String {
     let (raw, head) = match network {
@@ -270,28 +296,8 @@ fn encode(g: &mut Graph, network: &Network, x: &str) -> String {
             net.head(),
         ),
         Network::Conv2d(net) => {
-            let s = net.input();
-            let head = net.head();
-            let shape = g.ints(
-                "shape",
-                &[-1, s.channels as i64, s.height as i64, s.width as i64],
-            );
-            let mut x = g.op("Reshape", &[x, &shape], vec![]);
-            for layer in &net.encoder_convs {
-                let pad = layer_pad(layer.kernel_size[0]);
-                let attrs = conv_attrs(&layer.kernel_size, &layer.stride, &[pad, pad]);
-                x = conv(
-                    g,
-                    "Conv",
-                    weight_of(&layer.weight),
-                    bias_of(&layer.bias),
-                    &x,
-                    attrs,
-                );
-                x = activation(g, head.activation, &x);
-            }
-            let flat = g.op("Flatten", &[&x], vec![Attr::Int("axis", 1)]);
-            (linear(g, &net.encoder_latent, &flat), head)
+            let flat = conv2d_feature_map(g, net, x);
+            (linear(g, &net.encoder_latent, &flat), net.head())
         }
         Network::Conv1d(net) => {
             let s = net.input();
@@ -471,6 +477,9 @@ fn raw_score(
     kind: ScoreKind,
     x: &str,
 ) -> Result<String> {
+    if kind == ScoreKind::Features {
+        return feature_distance(g, network, detector, x);
+    }
     let code = encode(g, network, x);
     let needs_reconstruction = matches!(
         kind,
@@ -509,7 +518,72 @@ fn raw_score(
             let b = standardise(g, &knn, detector.knn_spread);
             g.op("Add", &[&a, &b], vec![])
         }
+        ScoreKind::Features => unreachable!("returned above"),
     })
+}
+
+/// The `features` score (`FeatureIndex::distances`): the feature map projected on the kept PCA
+/// directions, then the mean distance to the nearest reference maps. Unlike [`knn`] the squared
+/// distances are expanded, ‖q‖² − 2 q·r + ‖r‖², so that memory is batch × references rather
+/// than batch × references × directions (6 MB a row for 6,000 images and 256 directions); the
+/// distances here are far from zero, where the expansion's rounding does not matter.
+fn feature_distance(
+    g: &mut Graph,
+    network: &Network,
+    detector: &Detector,
+    x: &str,
+) -> Result<String> {
+    let (Network::Conv2d(net), Some(index)) = (network, detector.features.as_ref()) else {
+        return Err(Error::invalid(
+            "this model keeps no feature maps, so its features score cannot be exported",
+        ));
+    };
+    let (w, k) = (index.projection.features, index.k());
+    let m = index.reference.len() / k.max(1);
+    let maps = conv2d_feature_map(g, net, x);
+    let mean = g.floats("feature_mean", &[1, w], &index.projection.mean);
+    let centred = g.op("Sub", &[&maps, &mean], vec![]);
+    let mut directions = vec![0.0f32; w * k];
+    for (j, row) in index.projection.components.chunks_exact(w).enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            directions[i * k + j] = *v;
+        }
+    }
+    let directions = g.floats("feature_directions", &[w, k], &directions);
+    let q = g.op("MatMul", &[&centred, &directions], vec![]);
+    let mut reference_t = vec![0.0f32; k * m];
+    let mut reference_norms = vec![0.0f32; m];
+    for (r, row) in index.reference.chunks_exact(k).enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            reference_t[j * m + r] = *v;
+        }
+        reference_norms[r] = row.iter().map(|v| v * v).sum();
+    }
+    let reference_t = g.floats("reference_maps_t", &[k, m], &reference_t);
+    let reference_norms = g.floats("reference_norms", &[1, m], &reference_norms);
+    let dots = g.op("MatMul", &[&q, &reference_t], vec![]);
+    let q2 = g.op("Mul", &[&q, &q], vec![]);
+    let axis = g.ints("axes", &[1]);
+    let q_norms = g.op("ReduceSum", &[&q2, &axis], vec![Attr::Int("keepdims", 1)]);
+    let minus_two = g.floats("minus_two", &[1], &[-2.0]);
+    let cross = g.op("Mul", &[&dots, &minus_two], vec![]);
+    let partial = g.op("Add", &[&cross, &q_norms], vec![]);
+    let squared = g.op("Add", &[&partial, &reference_norms], vec![]);
+    let zero = g.floats("zero", &[1], &[0.0]);
+    let squared = g.op("Max", &[&squared, &zero], vec![]);
+    let count = g.ints("neighbours", &[NEIGHBOURS.min(m) as i64]);
+    let nearest = g.op_outputs(
+        "TopK",
+        &[&squared, &count],
+        vec![
+            Attr::Int("axis", 1),
+            Attr::Int("largest", 0),
+            Attr::Int("sorted", 0),
+        ],
+        2,
+    );
+    let distances = g.op("Sqrt", &[&nearest[0]], vec![]);
+    Ok(row_mean(g, &distances))
 }
 
 /// The mean distance of each code to its `neighbours` nearest training codes. The differences

@@ -32,22 +32,42 @@ pub struct Scores {
     pub per_feature: Vec<f32>,
 }
 
-/// Squared errors and (when `with_codes`) latent codes of scaled rows under each network of a
-/// model (one, or the members of an ensemble, the model's `network` first).
+/// What one network gives for a batch of rows (see [`Residuals`]).
+pub struct NetworkResiduals {
+    /// `n × d` squared reconstruction errors.
+    pub errors: Vec<f32>,
+    /// `n × latent` codes, when asked for.
+    pub codes: Vec<f32>,
+    /// `n × k` projected feature maps, when asked for and the network has a feature index.
+    pub feature_maps: Vec<f32>,
+}
+
+/// Squared errors and, when asked for, latent codes and projected feature maps of scaled rows
+/// under each network of a model (one, or the members of an ensemble, the model's `network`
+/// first).
 pub fn residuals(
     model: &TrainedModel,
     values: &[f32],
     class: Option<&[f32]>,
     with_codes: bool,
+    with_features: bool,
     device: &Device,
-) -> Vec<(Vec<f32>, Vec<f32>)> {
+) -> Vec<NetworkResiduals> {
+    let detectors = std::iter::once(&model.detector).chain(&model.detector.members);
     std::iter::once(&model.network)
         .chain(&model.members)
-        .map(|network| residuals_by(model, network, values, class, with_codes, device))
+        .zip(detectors.map(Some).chain(std::iter::repeat(None)))
+        .map(|(network, detector)| {
+            let mut r = residuals_by(model, network, values, class, with_codes, device);
+            if with_features && let Some(index) = detector.and_then(|d| d.features.as_ref()) {
+                r.feature_maps = index.project(model, network, values, device);
+            }
+            r
+        })
         .collect()
 }
 
-/// The residuals under one network.
+/// The errors and (when `with_codes`) codes under one network.
 fn residuals_by(
     model: &TrainedModel,
     network: &Network,
@@ -55,7 +75,7 @@ fn residuals_by(
     class: Option<&[f32]>,
     with_codes: bool,
     device: &Device,
-) -> (Vec<f32>, Vec<f32>) {
+) -> NetworkResiduals {
     let (codes, reconstructions) = if with_codes {
         let codes = codec::encode_scaled_by(model, network, values, class, device);
         let reconstructions = codec::decode_scaled_by(model, network, &codes, class, device);
@@ -71,21 +91,26 @@ fn residuals_by(
         .zip(&reconstructions)
         .map(|(a, b)| (a - b) * (a - b))
         .collect();
-    (errors, codes)
+    NetworkResiduals {
+        errors,
+        codes,
+        feature_maps: Vec::new(),
+    }
 }
 
-/// Views of (errors, codes) pairs as [`Residuals`].
+/// Views of each network's residuals as [`Residuals`].
 pub fn as_residuals(
-    all: &[(Vec<f32>, Vec<f32>)],
+    all: &[NetworkResiduals],
     features: usize,
     latent: usize,
 ) -> Vec<Residuals<'_>> {
     all.iter()
-        .map(|(errors, codes)| Residuals {
-            errors,
+        .map(|r| Residuals {
+            errors: &r.errors,
             features,
-            codes,
+            codes: &r.codes,
             latent,
+            feature_maps: &r.feature_maps,
         })
         .collect()
 }
@@ -101,15 +126,22 @@ pub fn score(
 ) -> Result<Scores> {
     let kind = kind.unwrap_or(model.detector.default);
     model.detector.supports(kind)?;
-    let all = residuals(model, values, class, kind.needs_codes(), device);
+    let all = residuals(
+        model,
+        values,
+        class,
+        kind.needs_codes(),
+        kind.needs_features(),
+        device,
+    );
     let per_sample = model.detector.scores(
         kind,
         &as_residuals(&all, model.input.features(), model.config.latent),
     );
     // An ensemble's per-feature errors are its networks' mean.
     let mut per_feature = vec![0.0f32; values.len()];
-    for (errors, _) in &all {
-        for (acc, e) in per_feature.iter_mut().zip(errors) {
+    for r in &all {
+        for (acc, e) in per_feature.iter_mut().zip(&r.errors) {
             *acc += e / all.len() as f32;
         }
     }

@@ -70,6 +70,27 @@ pub fn decode_scaled_by(
     )
 }
 
+/// Scaled rows → the network's feature maps ([`Network::feature_map`]), each batch handed to
+/// `reduce` before the next is computed (a map is thousands of values per row); empty when the
+/// network has none.
+pub fn feature_maps_by(
+    model: &TrainedModel,
+    network: &Network,
+    values: &[f32],
+    device: &Device,
+    reduce: impl Fn(Vec<f32>) -> Vec<f32>,
+) -> Vec<f32> {
+    let width = model.input.features();
+    let mut out = Vec::new();
+    for chunk in values.chunks(BATCH * width) {
+        match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
+            Some(maps) => out.extend(reduce(to_vec(maps))),
+            None => break,
+        }
+    }
+    out
+}
+
 /// Scaled rows → reconstructed rows in the scaled space.
 pub fn reconstruct_scaled(
     model: &TrainedModel,

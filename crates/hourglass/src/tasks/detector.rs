@@ -13,12 +13,15 @@
 //!   training data does not vouch for itself, and normal data with several modes is no problem.
 //! - `combined`: `normalized` and `knn`, each put on the scale of its own training scores
 //!   (median and MAD), added.
+//! - `features` (conv2d models): the mean distance of the encoder's feature map to those of the
+//!   nearest training images (see [`super::features`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::tasks::features::FeatureIndex;
 
 /// Quantiles kept from the training scores: every 0.1 %, from the minimum to the maximum.
 pub const QUANTILES: usize = 1001;
@@ -35,15 +38,17 @@ pub enum ScoreKind {
     Mahalanobis,
     Knn,
     Combined,
+    Features,
 }
 
 impl ScoreKind {
-    pub const ALL: [ScoreKind; 5] = [
+    pub const ALL: [ScoreKind; 6] = [
         ScoreKind::Mse,
         ScoreKind::Normalized,
         ScoreKind::Mahalanobis,
         ScoreKind::Knn,
         ScoreKind::Combined,
+        ScoreKind::Features,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +58,7 @@ impl ScoreKind {
             ScoreKind::Mahalanobis => "mahalanobis",
             ScoreKind::Knn => "knn",
             ScoreKind::Combined => "combined",
+            ScoreKind::Features => "features",
         }
     }
 
@@ -64,6 +70,9 @@ impl ScoreKind {
             ScoreKind::Mahalanobis => "the code's Mahalanobis distance from the training codes",
             ScoreKind::Knn => "the code's mean distance to its nearest training codes",
             ScoreKind::Combined => "normalized error + code distance, on their training scales",
+            ScoreKind::Features => {
+                "the encoder's feature map's mean distance to the nearest training images' maps"
+            }
         }
     }
 
@@ -73,6 +82,11 @@ impl ScoreKind {
             self,
             ScoreKind::Mahalanobis | ScoreKind::Knn | ScoreKind::Combined
         )
+    }
+
+    /// Whether computing it needs the encoder's feature maps.
+    pub fn needs_features(self) -> bool {
+        self == ScoreKind::Features
     }
 }
 
@@ -84,7 +98,7 @@ impl std::str::FromStr for ScoreKind {
             .find(|k| k.name() == s)
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "unknown score {s:?}: give mse, normalized, mahalanobis, knn or combined"
+                    "unknown score {s:?}: give mse, normalized, mahalanobis, knn, combined or features"
                 ))
             })
     }
@@ -99,7 +113,8 @@ impl std::fmt::Display for ScoreKind {
 /// The score a new model reports by default, from the benchmarks (BENCHMARKS.md, "Anomaly
 /// detection"): on tables the code's distance to its neighbours among the training codes ranks
 /// anomalies better than any reconstruction error; on windows of a series the reconstruction error
-/// normalised per position and channel; on images both together (`combined`).
+/// normalised per position and channel; on images the encoder's feature maps' distance to the
+/// training images' (`features`) where the model has them (conv2d), else `combined`.
 pub fn default_score(
     kind: crate::data::SampleKind,
     architecture: &crate::model::Architecture,
@@ -108,6 +123,7 @@ pub fn default_score(
     match (kind, architecture) {
         (crate::data::SampleKind::Tabular, Architecture::Dense { .. }) => ScoreKind::Knn,
         (crate::data::SampleKind::Tabular, _) => ScoreKind::Normalized,
+        (crate::data::SampleKind::Image, Architecture::Conv2d { .. }) => ScoreKind::Features,
         (crate::data::SampleKind::Image, _) => ScoreKind::Combined,
     }
 }
@@ -173,6 +189,10 @@ pub struct Detector {
     /// which put the networks' scores on one scale before they are averaged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ensemble_spreads: Vec<BTreeMap<ScoreKind, Spread>>,
+    /// The `features` score's reference (conv2d models). Kept as tensors of the model file, not
+    /// in this metadata (it is megabytes).
+    #[serde(skip)]
+    pub features: Option<FeatureIndex>,
 }
 
 /// What a model gives for a batch of rows: squared errors per feature and the codes.
@@ -183,14 +203,24 @@ pub struct Residuals<'a> {
     /// `n × k` latent codes; empty when no score needs them.
     pub codes: &'a [f32],
     pub latent: usize,
+    /// `n × k` feature maps projected by the network's [`FeatureIndex`]; empty when no score
+    /// needs them.
+    pub feature_maps: &'a [f32],
 }
 
 impl Detector {
     /// Fits the statistics on the training data's residuals under each network of a model (one,
-    /// or the members of an ensemble).
-    pub fn fit(training: &[Residuals], default: ScoreKind) -> Detector {
-        let fitted: Vec<(Detector, BTreeMap<ScoreKind, Vec<f32>>)> =
-            training.iter().map(|r| Self::fit_one(r, default)).collect();
+    /// or the members of an ensemble), with each network's feature index if it has one.
+    pub fn fit(
+        training: &[Residuals],
+        indexes: Vec<Option<FeatureIndex>>,
+        default: ScoreKind,
+    ) -> Detector {
+        let fitted: Vec<(Detector, BTreeMap<ScoreKind, Vec<f32>>)> = training
+            .iter()
+            .zip(indexes.into_iter().chain(std::iter::repeat(None)))
+            .map(|(r, index)| Self::fit_one(r, index, default))
+            .collect();
         let spreads: Vec<BTreeMap<ScoreKind, Spread>> = fitted
             .iter()
             .map(|(_, raw)| raw.iter().map(|(k, s)| (*k, Spread::of(s))).collect())
@@ -209,7 +239,13 @@ impl Detector {
         first.ensemble_spreads = spreads;
         // The ensemble's training scores, from the raw scores already computed.
         for kind in ScoreKind::ALL {
-            let raws: Vec<&[f32]> = all_raw.iter().map(|raw| &raw[&kind][..]).collect();
+            let raws: Vec<&[f32]> = all_raw
+                .iter()
+                .filter_map(|raw| raw.get(&kind).map(Vec::as_slice))
+                .collect();
+            if raws.len() < all_raw.len() {
+                continue; // a kind these networks cannot give
+            }
             let total = first.average(kind, &raws);
             first.quantiles.insert(kind, quantiles(&total));
         }
@@ -219,6 +255,7 @@ impl Detector {
     /// The statistics of one network, and its raw training scores of every kind.
     fn fit_one(
         training: &Residuals,
+        features: Option<FeatureIndex>,
         default: ScoreKind,
     ) -> (Detector, BTreeMap<ScoreKind, Vec<f32>>) {
         let (d, k) = (training.features, training.latent);
@@ -252,6 +289,7 @@ impl Detector {
             quantiles: BTreeMap::new(),
             members: Vec::new(),
             ensemble_spreads: Vec::new(),
+            features,
         };
         // Each kind once (knn is the costly one); combined from the two it adds.
         let mut raw = BTreeMap::new();
@@ -267,6 +305,11 @@ impl Detector {
         detector.knn_spread = Spread::of(&raw[&ScoreKind::Knn]);
         let combined = detector.combine(&raw[&ScoreKind::Normalized], &raw[&ScoreKind::Knn]);
         raw.insert(ScoreKind::Combined, combined);
+        // The kept training images' own distances (each without itself): fewer rows than the
+        // other kinds' when the training split is larger than the reference.
+        if let Some(index) = &detector.features {
+            raw.insert(ScoreKind::Features, index.training_scores());
+        }
         for (kind, scores) in &raw {
             detector.quantiles.insert(*kind, quantiles(scores));
         }
@@ -300,11 +343,18 @@ impl Detector {
             quantiles,
             members: Vec::new(),
             ensemble_spreads: Vec::new(),
+            features: None,
         }
     }
 
     /// Whether this model can give `kind` (older files know only `mse`).
     pub fn supports(&self, kind: ScoreKind) -> Result<()> {
+        if kind == ScoreKind::Features && self.features.is_none() {
+            return Err(Error::invalid(
+                "this model keeps no feature maps: the features score needs a conv2d model \
+                 trained by this version of hourglass; use --score combined",
+            ));
+        }
         if kind == ScoreKind::Mse || !self.feature_error.is_empty() {
             Ok(())
         } else {
@@ -312,6 +362,14 @@ impl Detector {
                 "this model file predates the {kind} score; retrain it, or use --score mse"
             )))
         }
+    }
+
+    /// The score kinds this model can give.
+    pub fn kinds(&self) -> Vec<ScoreKind> {
+        ScoreKind::ALL
+            .into_iter()
+            .filter(|k| self.supports(*k).is_ok())
+            .collect()
     }
 
     /// What a `kind` score of this model measures (an ensemble's are on the networks' training
@@ -398,6 +456,10 @@ impl Detector {
                 &self.raw(ScoreKind::Normalized, r),
                 &self.raw(ScoreKind::Knn, r),
             ),
+            ScoreKind::Features => match &self.features {
+                Some(index) if !r.feature_maps.is_empty() => index.distances(r.feature_maps),
+                _ => vec![0.0; r.errors.len() / d.max(1)],
+            },
         }
     }
 }
@@ -420,7 +482,7 @@ fn mean_neighbour_distance(z: &[f32], reference: &[f32], k: usize) -> f32 {
 /// element at a time; eight running sums let the compiler use SIMD. The `knn` score computes
 /// this for every code against 2,000 training codes (it was an eighth of a training run).
 #[inline]
-fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     let (a8, a_rest) = a.as_chunks::<8>();
     let (b8, b_rest) = b.as_chunks::<8>();
     let mut lanes = [0.0f32; 8];
@@ -439,7 +501,7 @@ fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// At most `max` rows of `width`-wide `rows`, evenly spaced from the first.
-fn evenly_spaced_rows(rows: &[f32], width: usize, max: usize) -> Vec<f32> {
+pub(crate) fn evenly_spaced_rows(rows: &[f32], width: usize, max: usize) -> Vec<f32> {
     let n = rows.len() / width.max(1);
     if n <= max {
         return rows.to_vec();
@@ -622,13 +684,19 @@ mod tests {
             features: 2,
             codes: &codes,
             latent: 2,
+            feature_maps: &[],
         };
-        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Combined);
+        let detector = Detector::fit(
+            std::slice::from_ref(&training),
+            vec![None],
+            ScoreKind::Combined,
+        );
         let probe = Residuals {
             errors: &[0.1, 0.1, 0.1, 0.1],
             features: 2,
             codes: &[4.0, 4.0, 1.0, -1.0],
             latent: 2,
+            feature_maps: &[],
         };
         let s = detector.scores(ScoreKind::Mahalanobis, std::slice::from_ref(&probe));
         assert!(s[1] > 50.0 * s[0], "{s:?}");
@@ -657,8 +725,9 @@ mod tests {
             features: 2,
             codes: &codes,
             latent: 2,
+            feature_maps: &[],
         };
-        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Knn);
+        let detector = Detector::fit(std::slice::from_ref(&training), vec![None], ScoreKind::Knn);
         let s = detector.scores(ScoreKind::Knn, std::slice::from_ref(&training));
         let worst_normal = s[..300].iter().copied().fold(0.0, f32::max);
         assert!(s[300..].iter().all(|&a| a > worst_normal), "{s:?}");
@@ -674,13 +743,19 @@ mod tests {
             features: 2,
             codes: &[],
             latent: 0,
+            feature_maps: &[],
         };
-        let detector = Detector::fit(std::slice::from_ref(&training), ScoreKind::Normalized);
+        let detector = Detector::fit(
+            std::slice::from_ref(&training),
+            vec![None],
+            ScoreKind::Normalized,
+        );
         let probe = Residuals {
             errors: &[2.0, 0.01, 1.0, 1.0],
             features: 2,
             codes: &[],
             latent: 0,
+            feature_maps: &[],
         };
         let mse = detector.scores(ScoreKind::Mse, std::slice::from_ref(&probe));
         let normalized = detector.scores(ScoreKind::Normalized, std::slice::from_ref(&probe));

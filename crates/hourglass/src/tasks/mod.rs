@@ -8,6 +8,7 @@ pub mod denoise;
 pub mod detector;
 pub mod eval;
 pub mod export;
+pub mod features;
 pub mod generate;
 pub mod impute;
 pub mod inpaint;

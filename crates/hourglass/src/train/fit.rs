@@ -22,7 +22,8 @@ use crate::device::rows_tensor;
 use crate::error::{Error, Result};
 use crate::model::{ModelConfig, Network};
 use crate::tasks::anomaly;
-use crate::tasks::detector::{self, Detector};
+use crate::tasks::detector::{self, Detector, ScoreKind};
+use crate::tasks::features::FeatureIndex;
 use crate::tasks::pca::Baseline;
 
 /// The result of [`fit`].
@@ -178,12 +179,18 @@ pub(crate) fn finish(
         detector: Detector::legacy(Vec::new()),
     };
     // The training split's own residuals set the scale of every score and of thresholds later.
-    let all = anomaly::residuals(&model, &reference, reference_class, true, &device);
+    // Codes and errors only: the feature index is fit below, and brings its own training scores.
+    let all = anomaly::residuals(&model, &reference, reference_class, true, false, &device);
     let training = anomaly::as_residuals(&all, features, model.config.latent);
-    model.detector = Detector::fit(
-        &training,
-        detector::default_score(done.kind, &model.config.architecture),
-    );
+    let indexes: Vec<Option<FeatureIndex>> = std::iter::once(&model.network)
+        .chain(&model.members)
+        .map(|network| FeatureIndex::fit(&model, network, &reference, &device))
+        .collect();
+    let mut default = detector::default_score(done.kind, &model.config.architecture);
+    if default == ScoreKind::Features && indexes.iter().any(Option::is_none) {
+        default = ScoreKind::Combined; // too few training images to have neighbours
+    }
+    model.detector = Detector::fit(&training, indexes, default);
     Ok(model)
 }
 
