@@ -523,7 +523,7 @@ fn add_into(acc: &mut [f32], values: &[f32]) {
 
 /// dst = lhs · rhs (+ dst when accumulating), single-threaded: the callers already run one
 /// chunk per thread. Sizes are (m, n, k); each matrix comes with its [row, column] strides.
-pub(super) fn gemm(
+pub(crate) fn gemm(
     (m, n, k): (usize, usize, usize),
     (dst, dst_s, accumulate): (&mut [f32], [usize; 2], bool),
     (lhs, lhs_s): (&[f32], [usize; 2]),

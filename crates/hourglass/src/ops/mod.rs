@@ -3,7 +3,7 @@
 //! under autodiff), Burn's own operation everywhere else.
 
 pub mod conv;
-mod conv_cpu;
+pub(crate) mod conv_cpu;
 pub mod linear;
 pub mod sigmoid;
 

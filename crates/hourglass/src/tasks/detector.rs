@@ -482,7 +482,7 @@ fn mean_neighbour_distance(z: &[f32], reference: &[f32], k: usize) -> f32 {
 /// element at a time; eight running sums let the compiler use SIMD. The `knn` score computes
 /// this for every code against 2,000 training codes (it was an eighth of a training run).
 #[inline]
-pub(crate) fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     let (a8, a_rest) = a.as_chunks::<8>();
     let (b8, b_rest) = b.as_chunks::<8>();
     let mut lanes = [0.0f32; 8];
