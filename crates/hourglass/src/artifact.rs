@@ -377,6 +377,14 @@ impl TrainedModel {
         for (member, index) in detector.members.iter_mut().zip(indexes) {
             member.features = index;
         }
+        let networks_without = std::iter::once(&detector)
+            .chain(&detector.members)
+            .any(|d| d.features.is_none());
+        if detector.default == ScoreKind::Features && networks_without {
+            return Err(not_ours(
+                "its default score is features, but its feature maps (anomaly.features.*) are missing",
+            ));
+        }
         Ok(TrainedModel {
             config,
             input,
@@ -534,7 +542,8 @@ fn feature_index(
     path: &Path,
 ) -> Result<Option<FeatureIndex>> {
     let [mean_name, components_name, reference_name] = feature_tensor_names(i);
-    if tensors.tensor(&mean_name).is_err() {
+    let names = [&mean_name, &components_name, &reference_name];
+    if names.iter().all(|name| tensors.tensor(name).is_err()) {
         return Ok(None);
     }
     let bad = |why: String| Error::format(path, format!("not a usable model file: {why}"));

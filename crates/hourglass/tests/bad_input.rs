@@ -268,6 +268,47 @@ fn training_that_diverges_fails_and_a_damaged_model_is_refused() {
     }
 }
 
+#[test]
+fn a_conv2d_models_feature_maps_are_checked_when_read() {
+    let _lock = common::exclusive();
+    let images = shipped(200);
+    let model = train::train(&images, &ModelConfig::conv2d(4), &quick(1), &quiet()).unwrap();
+    assert!(model.detector.features.is_some());
+    let path = scratch("feature-maps").join("m.safetensors");
+    // Each part of the index is checked (shape, dtype, values), and the default score cannot
+    // lose its reference without the file being refused.
+    let cases: [(&str, &str, Edit); 4] = [
+        (
+            "anomaly.features.0.components",
+            "not shaped for feature maps",
+            |_, data| data.truncate(40),
+        ),
+        ("anomaly.features.0.reference", "not finite", |_, data| {
+            data[4..8].copy_from_slice(&f32::INFINITY.to_le_bytes());
+        }),
+        ("anomaly.features.0.mean", "is missing", |_, data| {
+            data.clear()
+        }),
+        ("anomaly.features.0.reference", "F64", |dtype, _| {
+            *dtype = safetensors::Dtype::F64;
+        }),
+    ];
+    for (tensor, problem, edit) in cases {
+        model.save(&path).unwrap();
+        rewrite_without_checksum(&path, tensor, edit);
+        let err = load_model_error(&path);
+        assert_names(&err, &path, problem);
+    }
+    // All three gone: the file is refused, since `features` is its default score.
+    model.save(&path).unwrap();
+    for part in ["mean", "components", "reference"] {
+        rewrite_without_checksum(&path, &format!("anomaly.features.0.{part}"), |_, d| {
+            d.clear()
+        });
+    }
+    assert_names(&load_model_error(&path), &path, "feature maps");
+}
+
 /// Rewrites a model file with metadata `key` set to `value` and the checksum left out.
 fn rewrite_metadata_without_checksum(path: &Path, key: &str, value: &str) {
     use safetensors::SafeTensors;
