@@ -56,7 +56,7 @@ impl FeatureIndex {
             return None;
         }
         let maps = codec::feature_maps_by(model, network, &kept, device, |maps| maps);
-        let projection = Baseline::fit(&maps, width, COMPONENTS.min(width).min(m), device);
+        let projection = Baseline::fit_rough(&maps, width, COMPONENTS.min(width).min(m), device);
         let reference = projection.project(&maps, device);
         Some(FeatureIndex {
             projection,
