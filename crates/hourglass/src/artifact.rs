@@ -344,18 +344,7 @@ impl TrainedModel {
                     ),
                 ));
             }
-            let values: Vec<f32> = t
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(Error::format(
-                    path,
-                    format!("tensor {name}: value {i} is not finite; the file is damaged"),
-                ));
-            }
-            Ok(values)
+            finite_values(&t, name, path)
         };
         let baseline = Baseline {
             mean: floats(MEAN_TENSOR, None)?,
@@ -528,6 +517,22 @@ pub(crate) fn content_digest<'a>(
 }
 
 /// The prefix of ensemble member `i`'s weights (1-based; the first network has none).
+/// An f32 tensor's values, refused if one is NaN or infinite.
+fn finite_values(t: &TensorView<'_>, name: &str, path: &Path) -> Result<Vec<f32>> {
+    let values: Vec<f32> = t
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(Error::format(
+            path,
+            format!("tensor {name}: value {i} is not finite; the file is damaged"),
+        )),
+        None => Ok(values),
+    }
+}
+
 /// The tensors of network `i`'s feature index: mean map, PCA directions, reference maps.
 fn feature_tensor_names(i: usize) -> [String; 3] {
     ["mean", "components", "reference"].map(|part| format!("anomaly.features.{i}.{part}"))
@@ -564,15 +569,7 @@ fn feature_index(
                     t.shape()
                 )));
             }
-            let values: Vec<f32> = t
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if let Some(v) = values.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format!("tensor {name}: value {v} is not finite")));
-            }
-            Ok((t.shape().to_vec(), values))
+            Ok((t.shape().to_vec(), finite_values(&t, name, path)?))
         };
     let (_, mean) = read(&mean_name, &|s| s == [width])?;
     let (shape, components) = read(

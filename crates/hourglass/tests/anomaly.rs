@@ -4,18 +4,25 @@
 
 mod common;
 
+use hourglass::data::Dataset;
 use hourglass::device::Device;
 use hourglass::model::ModelConfig;
 use hourglass::tasks::anomaly::{self, ScoreKind, Scoring, ThresholdRule};
 use hourglass::train;
 
+/// The shipped sample as the one-class tests use it: the first 8,000 images to train on (one class
+/// at a time), the last 2,000 to score, and their labels.
+fn one_class_split() -> (Dataset, Dataset, Vec<u32>) {
+    let all = common::shipped(10_000);
+    let held_out = all.select(&(8000..10_000).collect::<Vec<_>>());
+    let labels = held_out.labels.clone().unwrap();
+    (all.head(8000), held_out, labels)
+}
+
 #[test]
 fn one_class_models_score_other_classes_higher() {
     let _lock = common::exclusive();
-    let all = common::shipped(10_000);
-    let train_part = all.head(8000);
-    let held_out = all.select(&(8000..10_000).collect::<Vec<_>>());
-    let labels = held_out.labels.clone().unwrap();
+    let (train_part, held_out, labels) = one_class_split();
     let device = Device::flex();
     let mut options = common::quick(15);
     options.val_split = 0.0;
@@ -57,10 +64,7 @@ fn one_class_models_score_other_classes_higher() {
 #[test]
 fn conv2d_feature_score_beats_mse_and_is_kept_in_the_model_file() {
     let _lock = common::exclusive();
-    let all = common::shipped(10_000);
-    let train_part = all.head(8000);
-    let held_out = all.select(&(8000..10_000).collect::<Vec<_>>());
-    let labels = held_out.labels.clone().unwrap();
+    let (train_part, held_out, labels) = one_class_split();
     let device = Device::flex();
     let mut options = common::quick(15);
     options.val_split = 0.0;

@@ -571,19 +571,7 @@ fn feature_distance(
     let squared = g.op("Add", &[&partial, &reference_norms], vec![]);
     let zero = g.floats("zero", &[1], &[0.0]);
     let squared = g.op("Max", &[&squared, &zero], vec![]);
-    let count = g.ints("neighbours", &[NEIGHBOURS.min(m) as i64]);
-    let nearest = g.op_outputs(
-        "TopK",
-        &[&squared, &count],
-        vec![
-            Attr::Int("axis", 1),
-            Attr::Int("largest", 0),
-            Attr::Int("sorted", 0),
-        ],
-        2,
-    );
-    let distances = g.op("Sqrt", &[&nearest[0]], vec![]);
-    Ok(row_mean(g, &distances))
+    Ok(mean_of_nearest(g, &squared, NEIGHBOURS.min(m)))
 }
 
 /// The mean distance of each code to its `neighbours` nearest training codes. The differences
@@ -611,10 +599,16 @@ fn knn(g: &mut Graph, detector: &Detector, code: &str) -> Result<String> {
         &[&square, &last],
         vec![Attr::Int("keepdims", 0)],
     );
+    Ok(mean_of_nearest(g, &squared, neighbours))
+}
+
+/// The mean over each row's `neighbours` smallest squared distances (`batch × references`) of
+/// their square roots.
+fn mean_of_nearest(g: &mut Graph, squared: &str, neighbours: usize) -> String {
     let count = g.ints("neighbours", &[neighbours as i64]);
     let nearest = g.op_outputs(
         "TopK",
-        &[&squared, &count],
+        &[squared, &count],
         vec![
             Attr::Int("axis", 1),
             Attr::Int("largest", 0),
@@ -623,5 +617,5 @@ fn knn(g: &mut Graph, detector: &Detector, code: &str) -> Result<String> {
         2,
     );
     let distances = g.op("Sqrt", &[&nearest[0]], vec![]);
-    Ok(row_mean(g, &distances))
+    row_mean(g, &distances)
 }
