@@ -383,7 +383,6 @@ impl TrainedModel {
             members,
             baseline,
             columns,
-            // Files from before score kinds know only the MSE and (usually) its quantiles.
             detector,
             summary,
         })
@@ -516,7 +515,6 @@ pub(crate) fn content_digest<'a>(
         .collect()
 }
 
-/// The prefix of ensemble member `i`'s weights (1-based; the first network has none).
 /// An f32 tensor's values, refused if one is NaN or infinite.
 fn finite_values(t: &TensorView<'_>, name: &str, path: &Path) -> Result<Vec<f32>> {
     let values: Vec<f32> = t
@@ -591,6 +589,7 @@ fn feature_index(
     }))
 }
 
+/// The prefix of ensemble member `i`'s weights (1-based; the first network has none).
 fn member_prefix(i: usize) -> String {
     format!("{MEMBER_PREFIX}{i}.")
 }

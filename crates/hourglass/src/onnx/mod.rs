@@ -266,24 +266,29 @@ fn conv(
 /// Scaled rows → the conv2d encoder's last feature map, flattened (`Conv2dNet::feature_map`).
 fn conv2d_feature_map(g: &mut Graph, net: &crate::model::Conv2dNet, x: &str) -> String {
     let s = net.input();
-    let head = net.head();
-    let shape = g.ints(
-        "shape",
-        &[-1, s.channels as i64, s.height as i64, s.width as i64],
-    );
-    let mut x = g.op("Reshape", &[x, &shape], vec![]);
-    for layer in &net.encoder_convs {
+    let shape = [-1, s.channels as i64, s.height as i64, s.width as i64];
+    let layers = net.encoder_convs.iter().map(|layer| {
         let pad = layer_pad(layer.kernel_size[0]);
         let attrs = conv_attrs(&layer.kernel_size, &layer.stride, &[pad, pad]);
-        x = conv(
-            g,
-            "Conv",
-            weight_of(&layer.weight),
-            bias_of(&layer.bias),
-            &x,
-            attrs,
-        );
-        x = activation(g, head.activation, &x);
+        (weight_of(&layer.weight), bias_of(&layer.bias), attrs)
+    });
+    conv_encoder(g, x, &shape, layers, net.head().activation)
+}
+
+/// Rows reshaped to `shape`, through convolutions (weight, bias, attributes) each followed by
+/// the activation, flattened back to rows: the conv encoders' shared front.
+fn conv_encoder(
+    g: &mut Graph,
+    x: &str,
+    shape: &[i64],
+    layers: impl Iterator<Item = ((Vec<usize>, Vec<f32>), Option<Vec<f32>>, Vec<Attr>)>,
+    act: Activation,
+) -> String {
+    let shape = g.ints("shape", shape);
+    let mut x = g.op("Reshape", &[x, &shape], vec![]);
+    for (weight, bias, attrs) in layers {
+        x = conv(g, "Conv", weight, bias, &x, attrs);
+        x = activation(g, act, &x);
     }
     g.op("Flatten", &[&x], vec![Attr::Int("axis", 1)])
 }
@@ -302,22 +307,13 @@ fn encode(g: &mut Graph, network: &Network, x: &str) -> String {
         Network::Conv1d(net) => {
             let s = net.input();
             let head = net.head();
-            let shape = g.ints("shape", &[-1, s.channels as i64, s.width as i64]);
-            let mut x = g.op("Reshape", &[x, &shape], vec![]);
-            for layer in &net.encoder_convs {
+            let shape = [-1, s.channels as i64, s.width as i64];
+            let layers = net.encoder_convs.iter().map(|layer| {
                 let pad = layer_pad(layer.kernel_size);
                 let attrs = conv_attrs(&[layer.kernel_size], &[layer.stride], &[pad]);
-                x = conv(
-                    g,
-                    "Conv",
-                    weight_of(&layer.weight),
-                    bias_of(&layer.bias),
-                    &x,
-                    attrs,
-                );
-                x = activation(g, head.activation, &x);
-            }
-            let flat = g.op("Flatten", &[&x], vec![Attr::Int("axis", 1)]);
+                (weight_of(&layer.weight), bias_of(&layer.bias), attrs)
+            });
+            let flat = conv_encoder(g, x, &shape, layers, head.activation);
             (linear(g, &net.encoder_latent, &flat), head)
         }
     };

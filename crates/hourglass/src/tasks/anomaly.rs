@@ -53,6 +53,7 @@ pub fn residuals(
     with_features: bool,
     device: &Device,
 ) -> Vec<NetworkResiduals> {
+    // While training fits the detector, the model's is still a placeholder with no members.
     let detectors = std::iter::once(&model.detector).chain(&model.detector.members);
     std::iter::once(&model.network)
         .chain(&model.members)

@@ -470,12 +470,23 @@ fn mean_neighbour_distance(z: &[f32], reference: &[f32], k: usize) -> f32 {
         .chunks_exact(z.len())
         .map(|r| squared_distance(r, z))
         .collect();
-    if distances.is_empty() || k == 0 {
+    mean_of_nearest(&mut distances, k, 0)
+}
+
+/// The mean of the square roots of the `k` smallest `squared` distances after the `skip`
+/// smallest (1: a row's distance to itself); 0 when there are none. Reorders `squared`.
+pub(crate) fn mean_of_nearest(squared: &mut [f32], k: usize, skip: usize) -> f32 {
+    let take = (k + skip).min(squared.len());
+    if take <= skip {
         return 0.0;
     }
-    let k = k.min(distances.len());
-    distances.select_nth_unstable_by(k - 1, f32::total_cmp);
-    distances[..k].iter().map(|d| d.sqrt()).sum::<f32>() / k as f32
+    squared.select_nth_unstable_by(take - 1, f32::total_cmp);
+    let nearest = &mut squared[..take];
+    if skip > 0 {
+        nearest.sort_unstable_by(f32::total_cmp);
+    }
+    let used = &nearest[skip..];
+    used.iter().map(|d| d.sqrt()).sum::<f32>() / used.len() as f32
 }
 
 /// ‖a − b‖², summed in 8 lanes: a plain `sum()` of floats must keep its order, so it runs one

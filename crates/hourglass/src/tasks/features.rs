@@ -15,7 +15,7 @@ use crate::artifact::TrainedModel;
 use crate::model::Network;
 use crate::ops::conv_cpu::gemm;
 use crate::tasks::codec;
-use crate::tasks::detector::evenly_spaced_rows;
+use crate::tasks::detector::{evenly_spaced_rows, mean_of_nearest};
 use crate::tasks::pca::Baseline;
 
 /// PCA directions kept of the feature maps.
@@ -94,7 +94,7 @@ impl FeatureIndex {
         self.nearest_means(&self.reference, 1)
     }
 
-    /// For each row of `queries`, [`nearest_mean`] of its squared distances to every reference
+    /// For each row of `queries`, [`mean_of_nearest`] of its squared distances to every reference
     /// row, after the `skip` nearest. The distances are expanded, ‖q‖² − 2 q·r + ‖r‖², so that a
     /// block of rows against the reference is one matrix product (8,192 × 8,192 × 256 was 4 s
     /// as a loop of differences, 0.3 s this way); the distances between feature maps are far
@@ -128,28 +128,13 @@ impl FeatureIndex {
                         for (d, r) in row.iter_mut().zip(&reference_norms) {
                             *d = (q + r - 2.0 * *d).max(0.0);
                         }
-                        nearest_mean(row, skip)
+                        mean_of_nearest(row, NEIGHBOURS, skip)
                     })
                     .collect()
             })
             .collect();
         blocks.concat()
     }
-}
-
-/// The mean distance over the [`NEIGHBOURS`] smallest of `squared` distances, after the `skip`
-/// smallest (1: the row itself).
-fn nearest_mean(squared: &mut [f32], skip: usize) -> f32 {
-    let distances = squared;
-    let take = (NEIGHBOURS + skip).min(distances.len());
-    if take <= skip {
-        return 0.0;
-    }
-    distances.select_nth_unstable_by(take - 1, f32::total_cmp);
-    let nearest = &mut distances[..take];
-    nearest.sort_unstable_by(f32::total_cmp);
-    let used = &nearest[skip..];
-    used.iter().map(|d| d.sqrt()).sum::<f32>() / used.len() as f32
 }
 
 #[cfg(test)]
