@@ -2,6 +2,7 @@
 //! code calls one function on every device: the fast path on `flex` (with its own backward pass
 //! under autodiff), Burn's own operation everywhere else.
 
+pub mod adam;
 pub mod conv;
 pub(crate) mod conv_cpu;
 pub mod linear;

@@ -3,8 +3,7 @@
 
 use burn::module::Module;
 use burn::optim::{
-    AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
-    momentum::MomentumConfig,
+    GradientsParams, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig,
 };
 use burn::tensor::Device;
 
@@ -14,6 +13,7 @@ use crate::data::SampleShape;
 use crate::device::{Backend, rows_tensor};
 use crate::error::Result;
 use crate::model::{ModelConfig, Network};
+use crate::ops::adam::Adam;
 
 /// One batch of scaled rows to learn from.
 pub struct Batch {
@@ -182,10 +182,10 @@ fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
     let decay =
         (options.weight_decay > 0.0).then(|| WeightDecayConfig::new(options.weight_decay as f32));
     match options.optimizer {
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init(),
+        // Burn's Adam in one pass per parameter on flex (`ops::adam`), Burn's own elsewhere.
+        OptimizerKind::Adam => {
+            ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-8, options.weight_decay as f32))
+        }
         OptimizerKind::Sgd { momentum } => SgdConfig::new()
             .with_weight_decay(decay)
             .with_momentum((momentum > 0.0).then(|| {
