@@ -56,3 +56,13 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .try_into_vec::<f32>()
         .expect("a float tensor converts to f32")
 }
+
+/// Runs `f` on one of rayon's worker threads (inline when already on one). The CPU kernels split
+/// their work with rayon; started from a thread outside the pool, each parallel section parks
+/// that thread and wakes it again, where from inside it hands work to the other workers by a
+/// queue push (a dense training step on 2 cores: 46k context switches per 200 steps → 7.5k).
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("rayon::scope runs its closure before returning")
+}

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::artifact::TrainedModel;
 use crate::data::Dataset;
-use crate::device::{rows_tensor, to_vec};
+use crate::device::{in_pool, rows_tensor, to_vec};
 use crate::error::Result;
 use crate::model::Network;
 
@@ -78,17 +78,19 @@ pub fn feature_maps_by(
     network: &Network,
     values: &[f32],
     device: &Device,
-    reduce: impl Fn(Vec<f32>) -> Vec<f32>,
+    reduce: impl Fn(Vec<f32>) -> Vec<f32> + Sync,
 ) -> Vec<f32> {
     let width = model.input.features();
-    let mut out = Vec::new();
-    for chunk in values.chunks(BATCH * width) {
-        match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
-            Some(maps) => out.extend(reduce(to_vec(maps))),
-            None => break,
+    in_pool(|| {
+        let mut out = Vec::new();
+        for chunk in values.chunks(BATCH * width) {
+            match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
+                Some(maps) => out.extend(reduce(to_vec(maps))),
+                None => break,
+            }
         }
-    }
-    out
+        out
+    })
 }
 
 /// Scaled rows → reconstructed rows in the scaled space.
@@ -149,17 +151,20 @@ fn map_rows(
     width: usize,
     class: Option<&[f32]>,
     device: &Device,
-    f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2>,
+    f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
 ) -> Vec<f32> {
     let classes = model.config.classes.unwrap_or(0);
-    let mut out = Vec::new();
-    for (i, chunk) in values.chunks(BATCH * width).enumerate() {
-        let rows = chunk.len() / width;
-        let class = class.map(|c| {
-            let start = i * BATCH * classes;
-            rows_tensor(c[start..start + rows * classes].to_vec(), classes, device)
-        });
-        out.extend(to_vec(f(rows_tensor(chunk.to_vec(), width, device), class)));
-    }
-    out
+    // Inside rayon's pool: each batch's layers split their work without waking this thread.
+    in_pool(|| {
+        let mut out = Vec::new();
+        for (i, chunk) in values.chunks(BATCH * width).enumerate() {
+            let rows = chunk.len() / width;
+            let class = class.map(|c| {
+                let start = i * BATCH * classes;
+                rows_tensor(c[start..start + rows * classes].to_vec(), classes, device)
+            });
+            out.extend(to_vec(f(rows_tensor(chunk.to_vec(), width, device), class)));
+        }
+        out
+    })
 }

@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use super::loss::{LossKind, LossTerms, loss_terms};
 use super::{OptimizerKind, TrainOptions};
 use crate::data::SampleShape;
-use crate::device::{Backend, rows_tensor};
+use crate::device::{Backend, in_pool, rows_tensor};
 use crate::error::Result;
 use crate::model::{ModelConfig, Network};
 use crate::ops::adam::Adam;
@@ -134,15 +134,10 @@ impl Stepper {
 
     /// One update on a batch; returns the batch's losses before the update.
     ///
-    /// The step runs on one of rayon's worker threads: every kernel that splits its work (the
-    /// layers, Adam, the sigmoid) then starts from inside the pool, where handing work to the
-    /// other workers is a queue push. Started from the caller's thread, each of a step's
-    /// ~20 parallel sections put that thread to sleep and woke it again (futex calls, about a
-    /// tenth of a dense step on 2 cores).
+    /// The step runs inside rayon's pool ([`in_pool`]): its ~20 parallel sections (the layers,
+    /// Adam, the sigmoid) then cost a queue push each, not a sleep and a wake-up.
     pub fn step(&mut self, batch: Batch) -> StepLoss {
-        let mut loss = None;
-        rayon::scope(|_| loss = Some(self.step_here(batch)));
-        loss.expect("the scope ran the step")
+        in_pool(|| self.step_here(batch))
     }
 
     fn step_here(&mut self, batch: Batch) -> StepLoss {
