@@ -18,12 +18,12 @@ use burn::optim::{AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, Op
 use burn::tensor::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use super::conv::tensor;
+use super::conv::owned;
 
 /// One Adam step's constants: the moments' decay rates, and the step's bias corrections folded
 /// into two numbers as Burn folds them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Coefficients {
+pub struct Coefficients {
     beta_1: f32,
     beta_2: f32,
     /// √(1 − β₂ᵗ) / (1 − β₁ᵗ): scales the first moment.
@@ -39,27 +39,13 @@ struct Coefficients {
 /// weights and moments.
 #[backend_extension(Flex)]
 pub trait FusedAdam: Backend {
-    #[allow(clippy::too_many_arguments)]
     fn adam_update(
         weights: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         moment_1: FloatTensor<Self>,
         moment_2: FloatTensor<Self>,
-        beta_1: f32,
-        beta_2: f32,
-        moment_scale: f32,
-        epsilon: f32,
-        learning_rate: f32,
-        decay: f32,
+        c: Coefficients,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let c = Coefficients {
-            beta_1,
-            beta_2,
-            moment_scale,
-            epsilon,
-            learning_rate,
-            decay,
-        };
         burn_update::<Self>(weights, grad, moment_1, moment_2, c)
     }
 }
@@ -101,21 +87,8 @@ impl FusedAdam for Flex {
         grad: FlexTensor,
         moment_1: FlexTensor,
         moment_2: FlexTensor,
-        beta_1: f32,
-        beta_2: f32,
-        moment_scale: f32,
-        epsilon: f32,
-        learning_rate: f32,
-        decay: f32,
+        c: Coefficients,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let c = Coefficients {
-            beta_1,
-            beta_2,
-            moment_scale,
-            epsilon,
-            learning_rate,
-            decay,
-        };
         let n = weights.layout().num_elements();
         let plain = |t: &FlexTensor| {
             t.dtype() == DType::F32
@@ -140,15 +113,6 @@ impl FusedAdam for Flex {
         );
         (weights, moment_1, moment_2)
     }
-}
-
-/// The tensor itself when nothing else reads its buffer, else a copy to write into.
-fn owned(t: FlexTensor) -> FlexTensor {
-    if t.is_unique() {
-        return t;
-    }
-    let values = t.storage::<f32>()[..t.layout().num_elements()].to_vec();
-    tensor(values, t.layout().shape().clone())
 }
 
 /// The update over slices of equal length, in place: in pieces across threads when long (the
@@ -236,7 +200,9 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Burn's `AdamConfig` with these constants; `weight_decay` 0 (or below) means none.
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Adam {
+        let weight_decay = weight_decay.max(0.0);
         let burn = AdamConfig::new()
             .with_beta_1(beta_1)
             .with_beta_2(beta_2)
@@ -285,12 +251,14 @@ impl Optimizer for Adam {
             grad.into_dispatch(),
             moment_1.into_dispatch(),
             moment_2.into_dispatch(),
-            self.beta_1,
-            self.beta_2,
-            corrected / (1.0 - self.beta_1.powi(t)),
-            self.epsilon * corrected,
-            lr as f32,
-            self.weight_decay,
+            Coefficients {
+                beta_1: self.beta_1,
+                beta_2: self.beta_2,
+                moment_scale: corrected / (1.0 - self.beta_1.powi(t)),
+                epsilon: self.epsilon * corrected,
+                learning_rate: lr as f32,
+                decay: self.weight_decay,
+            },
         );
         let (m1, m2) = (Tensor::from_dispatch(m1), Tensor::from_dispatch(m2));
         let momentum = AdaptiveMomentumState::new(time, m1, m2);

@@ -210,6 +210,15 @@ pub(super) fn values(t: &FlexTensor) -> FlexTensor {
     }
 }
 
+/// The tensor itself when nothing else reads its buffer, else a copy to write into. For
+/// contiguous f32 tensors that start at offset 0.
+pub(super) fn owned(t: FlexTensor) -> FlexTensor {
+    if t.is_unique() {
+        return t;
+    }
+    tensor(floats(&t).to_vec(), t.layout().shape().clone())
+}
+
 pub(super) fn floats(t: &FlexTensor) -> &[f32] {
     &t.storage::<f32>()[..t.layout().num_elements()]
 }

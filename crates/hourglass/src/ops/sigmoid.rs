@@ -11,11 +11,13 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-use burn::tensor::{Bytes, DType, Tensor, activation};
+use burn::tensor::{DType, Tensor, activation};
 use rayon::prelude::*;
+
+use super::conv::owned;
 
 /// The extension: one operation, Burn's sigmoid unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]
@@ -39,24 +41,16 @@ impl FastSigmoid for Flex {
         if x.dtype() != DType::F32 {
             return <Flex as burn::backend::ops::ActivationOps<Flex>>::sigmoid(x);
         }
-        let mut x = if x.is_contiguous() && x.layout().start_offset() == 0 {
+        let x = if x.is_contiguous() && x.layout().start_offset() == 0 {
             x
         } else {
             x.to_contiguous()
         };
+        // Written in place unless another tensor still reads the buffer.
+        let mut x = owned(x);
         let n = x.layout().num_elements();
-        if x.is_unique() {
-            sigmoid_in_place(&mut x.storage_mut::<f32>()[..n]);
-            return x;
-        }
-        // Shared storage (another tensor still reads it): write a new buffer.
-        let mut out = x.storage::<f32>()[..n].to_vec();
-        sigmoid_in_place(&mut out);
-        FlexTensor::new(
-            Bytes::from_elems(out),
-            Layout::contiguous(x.layout().shape().clone()),
-            DType::F32,
-        )
+        sigmoid_in_place(&mut x.storage_mut::<f32>()[..n]);
+        x
     }
 }
 

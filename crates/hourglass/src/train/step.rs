@@ -186,15 +186,16 @@ impl Stepper {
 }
 
 fn build_optimizer(options: &TrainOptions) -> ModuleOptimizer {
-    let decay =
-        (options.weight_decay > 0.0).then(|| WeightDecayConfig::new(options.weight_decay as f32));
     match options.optimizer {
         // Burn's Adam in one pass per parameter on flex (`ops::adam`), Burn's own elsewhere.
         OptimizerKind::Adam => {
             ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-8, options.weight_decay as f32))
         }
         OptimizerKind::Sgd { momentum } => SgdConfig::new()
-            .with_weight_decay(decay)
+            .with_weight_decay(
+                (options.weight_decay > 0.0)
+                    .then(|| WeightDecayConfig::new(options.weight_decay as f32)),
+            )
             .with_momentum((momentum > 0.0).then(|| {
                 MomentumConfig::new()
                     .with_momentum(momentum)
