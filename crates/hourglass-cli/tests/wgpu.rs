@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
 use hourglass::artifact::TrainedModel;
 use hourglass::data::{self, Dataset, LoadOptions};
@@ -13,6 +14,11 @@ use hourglass::device::{Backend, Device};
 use hourglass::model::ModelConfig;
 use hourglass::tasks::codec;
 use hourglass::train::{self, RunSettings, TrainOptions};
+
+/// One test at a time on the software GPU: run side by side (the default), the test process's
+/// lavapipe and the CLI processes' lavapipe fight for the same cores, and the two tests took
+/// 241 s together against 43 s one after the other (2-core Xeon; 804 s on an AVX2-only CI VM).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn shipped(n: usize) -> Dataset {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fashion-mnist");
@@ -44,6 +50,7 @@ const FORWARD_TOLERANCE: f32 = 1e-4;
 
 #[test]
 fn wgpu_trains_like_flex_and_computes_the_same_reconstructions() {
+    let _gpu = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let data = shipped(512);
     let gpu = Backend::Gpu.device().unwrap();
     let cpu = Device::flex();
@@ -83,6 +90,7 @@ fn wgpu_trains_like_flex_and_computes_the_same_reconstructions() {
 
 #[test]
 fn device_gpu_trains_and_scores_end_to_end() {
+    let _gpu = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("hourglass-wgpu-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // 500 images: lavapipe runs compute shaders on the CPU, slowly.
