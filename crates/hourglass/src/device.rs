@@ -62,14 +62,23 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 /// that thread and wakes it again, where from inside it hands work to the other workers by a
 /// queue push (a dense training step on 2 cores: 46k context switches per 200 steps → 7.5k).
 ///
-/// The first call also sets every worker to flush subnormal floats to zero ([`flush_subnormals`]).
+/// The first call in each pool also sets all its workers to flush subnormal floats to zero
+/// ([`flush_subnormals`]): the Python package keeps a pool per thread count.
 pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    static WORKERS_FLUSH: std::sync::Once = std::sync::Once::new();
-    WORKERS_FLUSH.call_once(|| {
-        rayon::broadcast(|_| flush_subnormals());
-    });
+    thread_local! {
+        static FLUSHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
     let mut out = None;
-    rayon::scope(|_| out = Some(f()));
+    rayon::scope(|_| {
+        // On a worker here: if it is not flushing yet, neither is the rest of its pool.
+        if !FLUSHING.get() {
+            rayon::broadcast(|_| {
+                flush_subnormals();
+                FLUSHING.set(true);
+            });
+        }
+        out = Some(f())
+    });
     out.expect("rayon::scope runs its closure before returning")
 }
 
@@ -83,7 +92,7 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// profile); AMD's cores take subnormals at full speed. Values below 1.2e-38 are far under
 /// anything that moves a weight, and a seeded run still repeats bit for bit.
 /// Only rayon's workers are set, never the caller's thread (a Python process's main thread, say).
-pub fn flush_subnormals() {
+fn flush_subnormals() {
     #[cfg(target_arch = "x86_64")]
     {
         const FTZ: u32 = 1 << 15;
@@ -112,6 +121,13 @@ mod tests {
         assert!(tiny > 0.0 && !tiny.is_normal());
         let on_worker = in_pool(|| black_box(tiny) * black_box(1.0f32));
         assert_eq!(on_worker, 0.0);
+        // A second pool (as the Python package makes one per thread count) is set too.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let on_other = pool.install(|| in_pool(|| black_box(tiny) * black_box(1.0f32)));
+        assert_eq!(on_other, 0.0);
         assert_eq!(black_box(tiny) * black_box(1.0f32), tiny);
     }
 }
