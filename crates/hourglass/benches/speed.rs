@@ -8,6 +8,7 @@ use std::time::Instant;
 use hourglass::data::{self, LoadOptions, Scaling, Split, dataset::epoch_order};
 use hourglass::device::{Backend, in_pool, rows_tensor, to_vec};
 use hourglass::model::{ModelConfig, Network, OutputActivation};
+use hourglass::tasks::codec;
 use hourglass::tasks::pca::mse;
 use hourglass::train::TrainOptions;
 use hourglass::train::step::{Batch, Stepper};
@@ -104,8 +105,9 @@ fn train_steps(stepper: &mut Stepper, train: &[f32], batches: usize) -> Vec<f64>
         .collect()
 }
 
-/// Samples per second of encode + reconstruct, host buffer in and out, batches run inside
-/// rayon's pool as the library's batch inference runs them (`tasks::codec`).
+/// Samples per second of encode + reconstruct, host buffer in and out, through the library's
+/// batch inference (`tasks::codec`), the batches run inside rayon's pool as the library runs a
+/// data set's batches.
 fn inference(
     network: &Network,
     test: &[f32],
@@ -118,8 +120,8 @@ fn inference(
         let (mut done, start) = (0usize, Instant::now());
         loop {
             let from = done % 8192;
-            let x = rows_tensor(test[from * D..(from + batch) * D].to_vec(), D, &device);
-            std::hint::black_box(to_vec(network.reconstruct(x, None)));
+            let rows = &test[from * D..(from + batch) * D];
+            std::hint::black_box(codec::reconstruct_rows(network, rows, D, &device));
             done += batch;
             if start.elapsed().as_secs_f64() >= min_seconds && done >= batch * 3 {
                 break;

@@ -82,6 +82,43 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     out.expect("rayon::scope runs its closure before returning")
 }
 
+/// Runs `f` with the CPU kernels told to keep each operation on this thread: for callers that
+/// already run one part of a batch per thread (batch inference, [`crate::tasks::codec`]), where a
+/// second split per layer would only add hand-offs between the threads. A hint to the kernels'
+/// work sizing ([`kernel_threads`]), never to their results.
+pub fn on_one_thread<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ONE_THREAD.set(self.0);
+        }
+    }
+    let _restore = Restore(ONE_THREAD.replace(true));
+    f()
+}
+
+/// How many threads the CPU kernels should split one operation across: rayon's, or 1 inside
+/// [`on_one_thread`].
+pub fn kernel_threads() -> usize {
+    if ONE_THREAD.get() {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    }
+}
+
+thread_local! {
+    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether tensors on `device` live in this process's memory and run on its CPU kernels.
+pub fn is_cpu(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
+}
+
 /// Sets this thread's SSE/AVX control register to treat subnormal inputs as zero and to flush
 /// subnormal results to zero (DAZ and FTZ), as TensorFlow does in its worker threads.
 ///

@@ -12,6 +12,8 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
+use crate::device::kernel_threads;
+
 /// Where the kernel windows of a convolution fall on its image. For a convolution the image is
 /// the input; for a transposed convolution it is the output (the same windows, read backwards).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -210,7 +212,8 @@ pub fn conv_transpose2d_backward(
 
 /// Runs `f` on each (output chunk, input chunk) pair, shared over rayon's threads. A single
 /// chunk (batch-1 inference) runs on the calling thread: handing it to the pool and waiting
-/// costs more than the work.
+/// costs more than the work; so do all chunks when the caller already runs one part of the batch
+/// per thread ([`crate::device::on_one_thread`]).
 fn for_each_chunk(
     out: &mut [f32],
     out_chunk: usize,
@@ -220,6 +223,10 @@ fn for_each_chunk(
 ) {
     if out.len() <= out_chunk {
         f(out, x);
+    } else if kernel_threads() == 1 {
+        for (out, x) in out.chunks_mut(out_chunk).zip(x.chunks(x_chunk)) {
+            f(out, x);
+        }
     } else {
         out.par_chunks_mut(out_chunk)
             .zip(x.par_chunks(x_chunk))

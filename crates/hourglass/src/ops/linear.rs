@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
 use super::conv_cpu::{gemm, relu_backward};
+use crate::device::kernel_threads;
 
 /// The extension: Burn's `linear` (then ReLU if `relu`) unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]
@@ -218,8 +219,7 @@ pub fn backward(
         let rows = if m * k * n < MIN_WORK {
             k
         } else {
-            k.div_ceil(rayon::current_num_threads().max(1))
-                .max(MIN_ROWS)
+            k.div_ceil(kernel_threads()).max(MIN_ROWS)
         };
         gw.par_chunks_mut(rows * n).enumerate().for_each(|(c, gw)| {
             // xᵀ restricted to input features c·rows…: element (i, j) is x[j·k + c·rows + i].
@@ -246,14 +246,14 @@ const MIN_WORK: usize = 1 << 18;
 /// One AVX2 micro-kernel's height.
 const MIN_ROWS: usize = 16;
 
-/// Rows per task: the whole batch when the product is too small to be worth a second thread,
-/// else about one chunk per thread, at most 256 rows (a chunk's output stays in the L2 cache).
+/// Rows per task: the whole batch when the product is too small to be worth a second thread or
+/// the caller already runs one part of the batch per thread, else about one chunk per thread, at most 256 rows (a chunk's output stays in the L2 cache).
 fn chunk_rows(m: usize, k: usize, n: usize) -> usize {
     const MAX_ROWS: usize = 256;
-    if m * k * n < MIN_WORK {
+    let threads = kernel_threads();
+    if m * k * n < MIN_WORK || threads == 1 {
         return m;
     }
-    let threads = rayon::current_num_threads().max(1);
     m.div_ceil(threads).clamp(MIN_ROWS, MAX_ROWS)
 }
 

@@ -18,6 +18,7 @@ use burn::tensor::{DType, Tensor, activation};
 use rayon::prelude::*;
 
 use super::conv::owned;
+use crate::device::kernel_threads;
 
 /// The extension: one operation, Burn's sigmoid unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]
@@ -96,7 +97,7 @@ impl<B: Backend + FastSigmoid, C: CheckpointStrategy> FastSigmoid for Autodiff<B
 /// images), each piece in the widest vectors the CPU has.
 fn sigmoid_in_place(values: &mut [f32]) {
     const PIECE: usize = 1 << 13;
-    if values.len() >= 2 * PIECE {
+    if values.len() >= 2 * PIECE && kernel_threads() > 1 {
         values.par_chunks_mut(PIECE).for_each(sigmoid_simd);
     } else {
         sigmoid_simd(values);
