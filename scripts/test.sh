@@ -34,8 +34,11 @@ bash scripts/check-features.sh
 stage "fmt, clippy and features"
 # Every test, with the GPU feature built in so that one build serves all of them: the wgpu test
 # runs the GPU path against the CPU one on lavapipe (cubecl skips software adapters unless told
-# to take one); every other test runs on the CPU as without the feature.
+# to take one); every other test runs on the CPU as without the feature. A clean clone has no
+# cubecl cache (target/environment), so every kernel is autotuned on lavapipe again: minimal
+# autotuning took the two wgpu tests from 324 s to 186 s in a cold run (BENCHMARKS.md).
 XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_WGPU_DEFAULT_DEVICE=Cpu \
+    CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}" \
     cargo test --release --workspace --features hourglass-cli/wgpu
 stage "cargo test (with the wgpu test)"
 # The Python package as users build it: wheel built by maturin, pytest suite
