@@ -7,7 +7,9 @@ pub mod conv;
 pub(crate) mod conv_cpu;
 pub mod linear;
 pub mod sigmoid;
+pub mod squared_error;
 
 pub use conv::{conv_transpose1d, conv_transpose2d, conv1d, conv2d};
 pub use linear::linear;
 pub use sigmoid::sigmoid;
+pub use squared_error::mean_squared_error;

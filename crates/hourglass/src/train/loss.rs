@@ -5,6 +5,7 @@ use burn::tensor::{Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ModelConfig, Network, OutputActivation, Sparsity};
+use crate::ops;
 
 /// The reconstruction loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -96,13 +97,19 @@ pub fn loss_terms(
         None => (None, 0.0),
     };
     let logits = network.decode_logits(z, class);
-    let per_entry = match kind {
-        LossKind::Mse => (network.output().apply(logits) - target).square(),
-        LossKind::Bce => bce_with_logits(logits, target),
-    };
-    let reconstruction = match mask {
-        None => per_entry.mean(),
-        Some(mask) => (per_entry * mask.clone()).sum() / mask.sum().clamp_min(1.0),
+    let reconstruction = match (kind, mask) {
+        // The common case in one fused operation (see `ops::squared_error`).
+        (LossKind::Mse, None) => ops::mean_squared_error(network.output().apply(logits), target),
+        (kind, mask) => {
+            let per_entry = match kind {
+                LossKind::Mse => (network.output().apply(logits) - target).square(),
+                LossKind::Bce => bce_with_logits(logits, target),
+            };
+            match mask {
+                None => per_entry.mean(),
+                Some(mask) => (per_entry * mask.clone()).sum() / mask.sum().clamp_min(1.0),
+            }
+        }
     };
     let mut total = reconstruction.clone();
     if let (Some(kl), Some(beta)) = (&kl, config.beta) {
