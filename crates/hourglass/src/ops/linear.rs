@@ -28,7 +28,7 @@ use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
-use super::conv_cpu::{gemm, relu_backward};
+use super::conv_cpu::gemm;
 use crate::device::kernel_threads;
 
 /// The extension: Burn's `linear` (then ReLU if `relu`) unless a backend says otherwise.
@@ -138,13 +138,24 @@ impl Backward<Flex, 3> for LinearBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, relu_output) = ops.state;
         let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-        let (x, weight) = (values(&x), values(&weight));
-        let mut g = floats(&values(&grad)).to_vec();
-        if let Some(output) = relu_output {
-            relu_backward(&mut g, floats(&values(&output)));
-        }
+        let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
+        // Through the ReLU: the gradient where the output was positive, in one pass that copies
+        // it; without a ReLU the incoming gradient is read where it is.
+        let masked: Vec<f32>;
+        let g = match relu_output {
+            Some(output) => {
+                let output = values(&output);
+                masked = floats(&grad)
+                    .iter()
+                    .zip(floats(&output))
+                    .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
+                    .collect();
+                &masked[..]
+            }
+            None => floats(&grad),
+        };
         let [k, n] = w_shape.dims();
-        let (gx, gw, gb) = backward(floats(&x), floats(&weight), &g, k, n, node_x.is_some());
+        let (gx, gw, gb) = backward(floats(&x), floats(&weight), g, k, n, node_x.is_some());
         if let (Some(node), Some(gx)) = (node_x, gx) {
             grads.register::<Flex>(node.id, tensor(gx, x_shape));
         }
@@ -194,26 +205,38 @@ pub fn backward(
     need_x: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     let m = g.len().checked_div(n).unwrap_or(0);
-    let gx = need_x.then(|| {
-        let mut gx = vec![0.0; m * k];
-        if m > 0 && k > 0 {
-            let rows = chunk_rows(m, k, n);
-            gx.par_chunks_mut(rows * k)
-                .zip(g.par_chunks(rows * n))
-                .for_each(|(gx, g)| {
-                    // wᵀ is read through strides: element (j, i) of wᵀ is w[i·n + j].
-                    gemm(
-                        (g.len() / n, k, n),
-                        (gx, [k, 1], false),
-                        (g, [n, 1]),
-                        (w, [1, n]),
-                    );
-                });
-        }
-        gx
-    });
-    // Each task a block of the weight gradient's rows (input features): a sum over the whole
-    // batch, so the batch cannot be split without a reduction afterwards.
+    // The input's gradient and the weight's side by side: one parallel section, not two, so a
+    // thread that finishes its share of one takes work from the other instead of waiting.
+    let (gx, (gw, gb)) = rayon::join(
+        || need_x.then(|| input_gradient(w, g, m, k, n)),
+        || (weight_gradient(x, g, m, k, n), bias_gradient(g, n)),
+    );
+    (gx, gw, gb)
+}
+
+/// g · wᵀ (`[m, k]`), by row chunks as the forward pass.
+fn input_gradient(w: &[f32], g: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut gx = vec![0.0; m * k];
+    if m > 0 && k > 0 {
+        let rows = chunk_rows(m, k, n);
+        gx.par_chunks_mut(rows * k)
+            .zip(g.par_chunks(rows * n))
+            .for_each(|(gx, g)| {
+                // wᵀ is read through strides: element (j, i) of wᵀ is w[i·n + j].
+                gemm(
+                    (g.len() / n, k, n),
+                    (gx, [k, 1], false),
+                    (g, [n, 1]),
+                    (w, [1, n]),
+                );
+            });
+    }
+    gx
+}
+
+/// xᵀ · g (`[k, n]`). Each task a block of its rows (input features): a sum over the whole
+/// batch, so the batch cannot be split without a reduction afterwards.
+fn weight_gradient(x: &[f32], g: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut gw = vec![0.0; k * n];
     if k > 0 && n > 0 {
         let rows = if m * k * n < MIN_WORK {
@@ -232,13 +255,18 @@ pub fn backward(
             );
         });
     }
+    gw
+}
+
+/// g summed over its rows (`[n]`).
+fn bias_gradient(g: &[f32], n: usize) -> Vec<f32> {
     let mut gb = vec![0.0; n];
     for row in g.chunks_exact(n.max(1)) {
         for (b, &v) in gb.iter_mut().zip(row) {
             *b += v;
         }
     }
-    (gx, gw, gb)
+    gb
 }
 
 /// Below this many multiply-adds a task hand-off costs more than a second thread saves.
@@ -247,7 +275,8 @@ const MIN_WORK: usize = 1 << 18;
 const MIN_ROWS: usize = 16;
 
 /// Rows per task: the whole batch when the product is too small to be worth a second thread or
-/// the caller already runs one part of the batch per thread, else about one chunk per thread, at most 256 rows (a chunk's output stays in the L2 cache).
+/// the caller already runs one part of the batch per thread, else about one chunk per thread, at
+/// most 256 rows (a chunk's output stays in the L2 cache).
 fn chunk_rows(m: usize, k: usize, n: usize) -> usize {
     const MAX_ROWS: usize = 256;
     let threads = kernel_threads();
