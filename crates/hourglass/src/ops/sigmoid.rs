@@ -154,7 +154,8 @@ fn exp(x: f32) -> f32 {
     // Adding 1.5·2^23 rounds to the nearest integer with plain float adds (no SSE4.1 needed).
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_2e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -163,7 +164,11 @@ fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let e_r = p * r * r + r + 1.0;
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // n (in -126..=127) read from the low bits of `shifted` = 1.5·2^23 + n: integer operations
+    // that vectorise, where `n as i32` (a saturating cast) made the compiler convert each lane
+    // alone (a third of the loop's time in a profile).
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
     e_r * two_n
 }
 
