@@ -440,8 +440,10 @@ mod tests {
 
     /// (c_in, c_out, kernel, stride, padding, dilation, image size)
     type Case = (usize, usize, usize, usize, usize, usize, [usize; 2]);
-    const CASES: [Case; 5] = [
+    /// Strided rows both short (unrolled through a table of positions) and long (row by row).
+    const CASES: [Case; 6] = [
         (1, 4, 3, 2, 1, 1, [5, 7]),
+        (2, 3, 3, 2, 1, 1, [3, 40]),
         (3, 5, 3, 1, 1, 1, [6, 6]),
         (2, 3, 5, 2, 2, 1, [9, 8]),
         (2, 2, 3, 1, 0, 2, [7, 7]),

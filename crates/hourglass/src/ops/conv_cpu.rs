@@ -9,6 +9,7 @@
 //! output with the bias added on the way. The backward pass reuses the same pieces.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use rayon::prelude::*;
 
@@ -310,9 +311,13 @@ fn unroll(images: &[f32], win: &Windows, col: &mut [f32]) {
     let ld = col.len() / win.rows();
     let taps = taps(win);
     for (s, image) in images.chunks_exact(il).enumerate() {
-        for tap in &taps {
+        for tap in &taps.list {
             let dst = &mut col[tap.row * ld + s * p..][..p];
             let plane = &image[tap.plane..][..win.image[0] * win.image[1]];
+            if let Some(index) = taps.index(tap, p) {
+                gather_by(dst, plane, index);
+                continue;
+            }
             let (ow, (lo, hi)) = (win.out[1], tap.cols);
             // Windows over the padding read zeros: clear the row once, not piece by piece.
             if tap.rows != (0, win.out[0]) || tap.cols != (0, ow) {
@@ -337,11 +342,15 @@ fn fold(col: &[f32], win: &Windows, images: &mut [f32]) {
 }
 
 /// col2im for one image whose columns start at `col[0]`, rows `ld` apart; adds onto `image`.
-fn fold_one(col: &[f32], ld: usize, win: &Windows, taps: &[Tap], image: &mut [f32]) {
+fn fold_one(col: &[f32], ld: usize, win: &Windows, taps: &Taps, image: &mut [f32]) {
     let ow = win.out[1];
-    for tap in taps {
+    for tap in &taps.list {
         let src = &col[tap.row * ld..][..win.positions()];
         let plane = &mut image[tap.plane..][..win.image[0] * win.image[1]];
+        if let Some(index) = taps.index(tap, win.positions()) {
+            scatter_add_by(src, plane, index);
+            continue;
+        }
         for oy in tap.rows.0..tap.rows.1 {
             let (lo, hi) = tap.cols;
             let dst = &mut plane[tap.image_row(win, oy) * win.image[1] + tap.first_col..];
@@ -350,9 +359,35 @@ fn fold_one(col: &[f32], ld: usize, win: &Windows, taps: &[Tap], image: &mut [f3
     }
 }
 
+/// Every tap of a window and, for strided windows, where each kernel position reads.
+struct Taps {
+    list: Vec<Tap>,
+    /// For windows strided across with short rows (conv2d's layers on 28×28 images give rows of
+    /// 14 and 7), per kernel position (`ki·kw + kj`), the plane offset each window position
+    /// reads ([`PADDING`]: none): one loop over the plane instead of a loop set up per row, which
+    /// was most of the copying's time (a quarter of conv2d's training step; BENCHMARKS.md, issue
+    /// 12). Long rows (a conv1d series) copy faster row by row.
+    positions: Option<Vec<usize>>,
+}
+
+/// Rows of at most this many window positions are unrolled through [`Taps::positions`].
+const SHORT_ROW: usize = 16;
+
+/// A window position whose value lies in the padding.
+const PADDING: usize = usize::MAX;
+
+impl Taps {
+    /// `tap`'s row of [`Taps::positions`], `p` positions long.
+    fn index(&self, tap: &Tap, p: usize) -> Option<&[usize]> {
+        self.positions.as_ref().map(|all| &all[tap.k * p..][..p])
+    }
+}
+
 /// One kernel tap (channel, kernel row, kernel column): a row of the unrolled matrix.
 struct Tap {
     row: usize,
+    /// Kernel position, `ki·kw + kj`.
+    k: usize,
     /// Offset of the tap's channel plane in the image.
     plane: usize,
     ki: usize,
@@ -370,9 +405,28 @@ impl Tap {
     }
 }
 
-/// Every tap of the window, in unrolled-row order (computed once per chunk: the divisions in
-/// here cost more than the copies when done per image).
-fn taps(win: &Windows) -> Vec<Tap> {
+/// Every tap of the window, in unrolled-row order: built once per thread and window shape (a
+/// network has a few), as building the positions costs more than unrolling a few images.
+fn taps(win: &Windows) -> Rc<Taps> {
+    const KEPT: usize = 32;
+    thread_local! {
+        static BUILT: RefCell<Vec<(Windows, Rc<Taps>)>> = const { RefCell::new(Vec::new()) };
+    }
+    BUILT.with(|built| {
+        if let Some((_, taps)) = built.borrow().iter().find(|(w, _)| w == win) {
+            return taps.clone();
+        }
+        let taps = Rc::new(build_taps(win));
+        let mut built = built.borrow_mut();
+        if built.len() == KEPT {
+            built.remove(0);
+        }
+        built.push((*win, taps.clone()));
+        taps
+    })
+}
+
+fn build_taps(win: &Windows) -> Taps {
     let [kh, kw] = win.kernel;
     let offset = |k: usize, i: usize| (k * win.dilation[i]) as isize - win.padding[i] as isize;
     // The ranges depend on the kernel row or column alone: a few divisions, not one per tap.
@@ -386,11 +440,12 @@ fn taps(win: &Windows) -> Vec<Tap> {
             (cols, if cols.0 < cols.1 { first as usize } else { 0 })
         })
         .collect();
-    (0..win.channels * kh * kw)
+    let list = (0..win.channels * kh * kw)
         .map(|row| {
             let (c, ki, kj) = (row / (kh * kw), row / kw % kh, row % kw);
             Tap {
                 row,
+                k: ki * kw + kj,
                 plane: c * win.image[0] * win.image[1],
                 ki,
                 rows: rows[ki],
@@ -398,7 +453,38 @@ fn taps(win: &Windows) -> Vec<Tap> {
                 first_col: cols[kj].1,
             }
         })
-        .collect()
+        .collect();
+    let positions = (win.stride[1] > 1 && win.out[1] <= SHORT_ROW).then(|| {
+        let [oh, ow] = win.out;
+        let at = |k: usize, o: usize, i: usize| {
+            let v = (o * win.stride[i] + k * win.dilation[i]) as isize - win.padding[i] as isize;
+            usize::try_from(v).ok().filter(|&v| v < win.image[i])
+        };
+        (0..kh * kw)
+            .flat_map(|k| (0..oh * ow).map(move |o| (k / kw, k % kw, o / ow, o % ow)))
+            .map(|(ki, kj, oy, ox)| match (at(ki, oy, 0), at(kj, ox, 1)) {
+                (Some(y), Some(x)) => y * win.image[1] + x,
+                _ => PADDING,
+            })
+            .collect()
+    });
+    Taps { list, positions }
+}
+
+/// dst[i] = plane[index[i]], 0 where the index is [`PADDING`].
+fn gather_by(dst: &mut [f32], plane: &[f32], index: &[usize]) {
+    for (d, &i) in dst.iter_mut().zip(index) {
+        *d = plane.get(i).copied().unwrap_or(0.0);
+    }
+}
+
+/// plane[index[i]] += src[i], skipping [`PADDING`].
+fn scatter_add_by(src: &[f32], plane: &mut [f32], index: &[usize]) {
+    for (&v, &i) in src.iter().zip(index) {
+        if let Some(x) = plane.get_mut(i) {
+            *x += v;
+        }
+    }
 }
 
 /// dst[i] = src[i·stride], with the common strides spelled out so they compile to tight loops.
