@@ -401,8 +401,13 @@ struct Tap {
 impl Tap {
     /// Image row read by output row `oy` (one of `rows`).
     fn image_row(&self, win: &Windows, oy: usize) -> usize {
-        oy * win.stride[0] + self.ki * win.dilation[0] - win.padding[0]
+        image_row(win, self.ki, oy)
     }
+}
+
+/// Image row read by kernel row `ki` at output row `oy` (one whose window row is inside).
+fn image_row(win: &Windows, ki: usize, oy: usize) -> usize {
+    oy * win.stride[0] + ki * win.dilation[0] - win.padding[0]
 }
 
 /// Every tap of the window, in unrolled-row order: built once per thread and window shape (a
@@ -454,19 +459,20 @@ fn build_taps(win: &Windows) -> Taps {
             }
         })
         .collect();
+    // From the same in-image ranges as the taps' rows, so both paths read the same values.
     let positions = (win.stride[1] > 1 && win.out[1] <= SHORT_ROW).then(|| {
-        let [oh, ow] = win.out;
-        let at = |k: usize, o: usize, i: usize| {
-            let v = (o * win.stride[i] + k * win.dilation[i]) as isize - win.padding[i] as isize;
-            usize::try_from(v).ok().filter(|&v| v < win.image[i])
-        };
-        (0..kh * kw)
-            .flat_map(|k| (0..oh * ow).map(move |o| (k / kw, k % kw, o / ow, o % ow)))
-            .map(|(ki, kj, oy, ox)| match (at(ki, oy, 0), at(kj, ox, 1)) {
-                (Some(y), Some(x)) => y * win.image[1] + x,
-                _ => PADDING,
-            })
-            .collect()
+        let p = win.positions();
+        let mut all = vec![PADDING; kh * kw * p];
+        for (k, table) in all.chunks_exact_mut(p).enumerate() {
+            let (ki, ((lo, hi), first)) = (k / kw, cols[k % kw]);
+            for oy in rows[ki].0..rows[ki].1 {
+                let start = image_row(win, ki, oy) * win.image[1] + first;
+                for ox in lo..hi {
+                    table[oy * win.out[1] + ox] = start + (ox - lo) * win.stride[1];
+                }
+            }
+        }
+        all
     });
     Taps { list, positions }
 }
