@@ -219,6 +219,21 @@ pub(super) fn owned(t: FlexTensor) -> FlexTensor {
     tensor(floats(&t).to_vec(), t.layout().shape().clone())
 }
 
+/// The gradient through a ReLU whose output was `output`: zero where the output was not
+/// positive. Written into the gradient's own buffer when nothing else reads it (the usual case:
+/// autodiff hands each gradient over once), which spares a copy of every activation's gradient.
+pub(super) fn masked(grad: FlexTensor, output: &FlexTensor) -> FlexTensor {
+    let contiguous = grad.is_contiguous() && grad.layout().start_offset() == 0;
+    let mut grad = owned(if contiguous {
+        grad
+    } else {
+        grad.to_contiguous()
+    });
+    let n = grad.layout().num_elements();
+    conv_cpu::relu_backward(&mut grad.storage_mut::<f32>()[..n], floats(&values(output)));
+    grad
+}
+
 pub(super) fn floats(t: &FlexTensor) -> &[f32] {
     &t.storage::<f32>()[..t.layout().num_elements()]
 }
@@ -302,11 +317,7 @@ impl Backward<Flex, 3> for ConvBackward {
         let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
         let (x, weight) = (values(&x), values(&weight));
         let grad = match relu_output {
-            Some(output) => {
-                let mut grad = floats(&values(&grad)).to_vec();
-                conv_cpu::relu_backward(&mut grad, floats(&values(&output)));
-                tensor(grad, output.layout().shape().clone())
-            }
+            Some(output) => masked(grad, &output),
             None => values(&grad),
         };
         let need_x = node_x.is_some();

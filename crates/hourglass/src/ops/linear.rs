@@ -27,7 +27,7 @@ use burn::nn::Linear;
 use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::conv::{floats, tensor, values};
+use super::conv::{floats, masked, tensor, values};
 use super::conv_cpu::gemm;
 use crate::device::kernel_threads;
 
@@ -138,22 +138,14 @@ impl Backward<Flex, 3> for LinearBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, weight, relu_output) = ops.state;
         let (x_shape, w_shape) = (x.layout().shape().clone(), weight.layout().shape().clone());
-        let (x, weight, grad) = (values(&x), values(&weight), values(&grad));
-        // Through the ReLU: the gradient where the output was positive, in one pass that copies
-        // it; without a ReLU the incoming gradient is read where it is.
-        let masked: Vec<f32>;
-        let g = match relu_output {
-            Some(output) => {
-                let output = values(&output);
-                masked = floats(&grad)
-                    .iter()
-                    .zip(floats(&output))
-                    .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 })
-                    .collect();
-                &masked[..]
-            }
-            None => floats(&grad),
+        let (x, weight) = (values(&x), values(&weight));
+        // Through the ReLU: the gradient where the output was positive, in place when nothing
+        // else reads it; without a ReLU the incoming gradient is read where it is.
+        let grad = match relu_output {
+            Some(output) => masked(grad, &output),
+            None => values(&grad),
         };
+        let g = floats(&grad);
         let [k, n] = w_shape.dims();
         let (gx, gw, gb) = backward(floats(&x), floats(&weight), g, k, n, node_x.is_some());
         if let (Some(node), Some(gx)) = (node_x, gx) {
