@@ -367,18 +367,18 @@ struct Taps {
     /// reads ([`PADDING`]: none): one loop over the plane instead of a loop set up per row, which
     /// was most of the copying's time (a quarter of conv2d's training step; BENCHMARKS.md, issue
     /// 12). Long rows (a conv1d series) copy faster row by row.
-    positions: Option<Vec<usize>>,
+    positions: Option<Vec<u32>>,
 }
 
 /// Rows of at most this many window positions are unrolled through [`Taps::positions`].
 const SHORT_ROW: usize = 16;
 
 /// A window position whose value lies in the padding.
-const PADDING: usize = usize::MAX;
+const PADDING: u32 = u32::MAX;
 
 impl Taps {
     /// `tap`'s row of [`Taps::positions`], `p` positions long.
-    fn index(&self, tap: &Tap, p: usize) -> Option<&[usize]> {
+    fn index(&self, tap: &Tap, p: usize) -> Option<&[u32]> {
         self.positions.as_ref().map(|all| &all[tap.k * p..][..p])
     }
 }
@@ -460,7 +460,10 @@ fn build_taps(win: &Windows) -> Taps {
         })
         .collect();
     // From the same in-image ranges as the taps' rows, so both paths read the same values.
-    let positions = (win.stride[1] > 1 && win.out[1] <= SHORT_ROW).then(|| {
+    // u32 offsets: a plane (one channel of one image) never nears 4 G values, and the AVX-512
+    // gathers take 16 of them at once.
+    let short = win.stride[1] > 1 && win.out[1] <= SHORT_ROW;
+    let positions = (short && win.image[0] * win.image[1] < PADDING as usize).then(|| {
         let p = win.positions();
         let mut all = vec![PADDING; kh * kw * p];
         for (k, table) in all.chunks_exact_mut(p).enumerate() {
@@ -468,7 +471,7 @@ fn build_taps(win: &Windows) -> Taps {
             for oy in rows[ki].0..rows[ki].1 {
                 let start = image_row(win, ki, oy) * win.image[1] + first;
                 for ox in lo..hi {
-                    table[oy * win.out[1] + ox] = start + (ox - lo) * win.stride[1];
+                    table[oy * win.out[1] + ox] = (start + (ox - lo) * win.stride[1]) as u32;
                 }
             }
         }
@@ -477,19 +480,99 @@ fn build_taps(win: &Windows) -> Taps {
     Taps { list, positions }
 }
 
-/// dst[i] = plane[index[i]], 0 where the index is [`PADDING`].
-fn gather_by(dst: &mut [f32], plane: &[f32], index: &[usize]) {
+/// dst[i] = plane[index[i]], 0 where the index is [`PADDING`]. The scalar loop is compiled as is
+/// (an indexed load per value; LLVM does not turn it into vector gathers); with AVX-512 the CPU
+/// gathers 16 values per instruction.
+fn gather_by(dst: &mut [f32], plane: &[f32], index: &[u32]) {
+    #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+    if std::arch::is_x86_feature_detected!("avx512f") && plane.len() <= i32::MAX as usize {
+        // SAFETY: the CPU has AVX-512F (checked just above) and the plane is shorter than any
+        // index but PADDING, which the kernel masks out.
+        return unsafe { simd::gather_by(dst, plane, index) };
+    }
+    gather_by_scalar(dst, plane, index);
+}
+
+fn gather_by_scalar(dst: &mut [f32], plane: &[f32], index: &[u32]) {
     for (d, &i) in dst.iter_mut().zip(index) {
-        *d = plane.get(i).copied().unwrap_or(0.0);
+        *d = plane.get(i as usize).copied().unwrap_or(0.0);
     }
 }
 
-/// plane[index[i]] += src[i], skipping [`PADDING`].
-fn scatter_add_by(src: &[f32], plane: &mut [f32], index: &[usize]) {
+/// plane[index[i]] += src[i], skipping [`PADDING`] (and any index past the plane). Within one
+/// call the indices are distinct (one kernel position's windows read distinct pixels), which is
+/// what lets the AVX-512 path scatter 16 sums at once.
+fn scatter_add_by(src: &[f32], plane: &mut [f32], index: &[u32]) {
+    #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+    if std::arch::is_x86_feature_detected!("avx512f") && plane.len() <= i32::MAX as usize {
+        // SAFETY: as in `gather_by`; the indices are distinct (the caller's table).
+        return unsafe { simd::scatter_add_by(src, plane, index) };
+    }
+    scatter_add_by_scalar(src, plane, index);
+}
+
+fn scatter_add_by_scalar(src: &[f32], plane: &mut [f32], index: &[u32]) {
     for (&v, &i) in src.iter().zip(index) {
-        if let Some(x) = plane.get_mut(i) {
+        if let Some(x) = plane.get_mut(i as usize) {
             *x += v;
         }
+    }
+}
+
+/// The AVX-512 gathers and scatters of the positions table.
+#[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// Lanes whose index lies inside a plane of `len` values.
+    #[target_feature(enable = "avx512f")]
+    fn inside(idx: __m512i, len: usize) -> __mmask16 {
+        _mm512_cmplt_epu32_mask(idx, _mm512_set1_epi32(len as i32))
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F and `plane.len() < u32::MAX`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gather_by(dst: &mut [f32], plane: &[f32], index: &[u32]) {
+        let n = dst.len().min(index.len());
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n bounds both loads/stores; masked-off lanes are not read, and
+            // every read lane's index is below plane.len().
+            unsafe {
+                let idx = _mm512_loadu_si512(index.as_ptr().add(i).cast());
+                let v = _mm512_mask_i32gather_ps::<4>(
+                    _mm512_setzero_ps(),
+                    inside(idx, plane.len()),
+                    idx,
+                    plane.as_ptr(),
+                );
+                _mm512_storeu_ps(dst.as_mut_ptr().add(i), v);
+            }
+            i += 16;
+        }
+        super::gather_by_scalar(&mut dst[i..n], plane, &index[i..n]);
+    }
+
+    /// # Safety
+    /// As [`gather_by`], and the indices inside the plane are distinct.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn scatter_add_by(src: &[f32], plane: &mut [f32], index: &[u32]) {
+        let n = src.len().min(index.len());
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: as in `gather_by`; with distinct indices no two lanes write one value.
+            unsafe {
+                let idx = _mm512_loadu_si512(index.as_ptr().add(i).cast());
+                let keep = inside(idx, plane.len());
+                let old =
+                    _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), keep, idx, plane.as_ptr());
+                let sum = _mm512_add_ps(old, _mm512_loadu_ps(src.as_ptr().add(i)));
+                _mm512_mask_i32scatter_ps::<4>(plane.as_mut_ptr(), keep, idx, sum);
+            }
+            i += 16;
+        }
+        super::scatter_add_by_scalar(&src[i..n], plane, &index[i..n]);
     }
 }
 
@@ -667,5 +750,32 @@ pub(crate) fn gemm(
             false,
             gemm::Parallelism::None,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table's gathers and scatter-adds (AVX-512 where the CPU has it) give the scalar loops'
+    /// values, padding included, for lengths around the 16-lane width.
+    #[test]
+    fn gathers_and_scatters_by_table_match_the_scalar_loops() {
+        let plane: Vec<f32> = (0..200).map(|i| i as f32 * 0.5 - 7.0).collect();
+        for n in [0, 1, 15, 16, 17, 33, 49, 196] {
+            // Distinct offsets (as one kernel position's are), every third one padding.
+            let index: Vec<u32> = (0..n as u32)
+                .map(|i| if i % 3 == 2 { PADDING } else { (i * 37) % 199 })
+                .collect();
+            let (mut fast, mut slow) = (vec![1.0; n], vec![2.0; n]);
+            gather_by(&mut fast, &plane, &index);
+            gather_by_scalar(&mut slow, &plane, &index);
+            assert_eq!(fast, slow, "gather, {n} positions");
+            let src: Vec<f32> = (0..n).map(|i| i as f32 + 0.25).collect();
+            let (mut fast, mut slow) = (plane.clone(), plane.clone());
+            scatter_add_by(&src, &mut fast, &index);
+            scatter_add_by_scalar(&src, &mut slow, &index);
+            assert_eq!(fast, slow, "scatter-add, {n} positions");
+        }
     }
 }
