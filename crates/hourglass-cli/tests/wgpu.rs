@@ -34,8 +34,9 @@ fn on(backend: Backend) -> RunSettings {
 
 fn options() -> TrainOptions {
     TrainOptions {
-        epochs: 3,
+        epochs: 8,
         batch_size: 64,
+        learning_rate: 2e-3,
         val_split: 0.0,
         seed: 3,
         ..TrainOptions::default()
@@ -43,9 +44,14 @@ fn options() -> TrainOptions {
 }
 
 /// The two backends draw their initial weights from different generators, so their losses are
-/// compared loosely (training from different starts); the forward pass is compared tightly on
-/// the same weights.
-const TRAINED_LOSS_TOLERANCE: f64 = 0.15;
+/// compared loosely (on the shipped sample: dense 0.0423 on flex, 0.0426 on wgpu; conv2d 0.0550
+/// and 0.0449); the forward pass is compared tightly on the same weights. Trained long enough to
+/// end well below the error of predicting every pixel's mean (0.087, which 3 epochs at the
+/// default rate did not reach): a backend that trains wrongly stands out. It caught GPU steps run
+/// on whichever rayon worker was free, which raced between cubecl's per-thread streams (final
+/// losses 0.045-0.175 from one seed; `device::on_device_thread`).
+const TRAINED_LOSS_TOLERANCE: f64 = 0.25;
+const LEARNED: f64 = 0.8;
 const FORWARD_TOLERANCE: f32 = 1e-4;
 
 #[test]
@@ -60,8 +66,14 @@ fn wgpu_trains_like_flex_and_computes_the_same_reconstructions() {
         let on_gpu = train::train(&data, &config, &options(), &on(Backend::Gpu)).unwrap();
         let losses = |m: &TrainedModel| m.summary.final_train_loss.unwrap();
         let (c, g) = (losses(&on_cpu), losses(&on_gpu));
+        // Both learned the samples, not only their mean, and wgpu about as well as flex.
+        let mean_only = mean_predictor_mse(&on_cpu.scaling.scaled(&data), data.shape.features());
         assert!(
-            g.is_finite() && (g - c).abs() <= TRAINED_LOSS_TOLERANCE * c,
+            g.is_finite() && c < LEARNED * mean_only && g < LEARNED * mean_only,
+            "{name}: flex {c}, wgpu {g}, predicting the mean {mean_only}"
+        );
+        assert!(
+            (g - c).abs() <= TRAINED_LOSS_TOLERANCE * c,
             "{name}: flex {c}, wgpu {g}"
         );
 
@@ -86,6 +98,23 @@ fn wgpu_trains_like_flex_and_computes_the_same_reconstructions() {
         );
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// The mean squared error of predicting every feature by its mean: what a network that learned
+/// nothing about the individual samples would reach.
+fn mean_predictor_mse(values: &[f32], features: usize) -> f64 {
+    let rows = values.len() / features;
+    let mut mean = vec![0.0f64; features];
+    for row in values.chunks_exact(features) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += v as f64 / rows as f64;
+        }
+    }
+    let squared: f64 = values
+        .chunks_exact(features)
+        .flat_map(|row| row.iter().zip(&mean).map(|(&v, m)| (v as f64 - m).powi(2)))
+        .sum();
+    squared / values.len() as f64
 }
 
 #[test]

@@ -82,6 +82,16 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     out.expect("rayon::scope runs its closure before returning")
 }
 
+/// Runs `f` where work on `device` belongs: for the CPU inside rayon's pool ([`in_pool`]), for a
+/// GPU on the calling thread. cubecl gives every thread its own stream on the device; a model
+/// whose steps ran on whichever pool worker was free had its weights and optimizer state written
+/// on one stream and read on another, and those raced: a seeded wgpu training on lavapipe came
+/// out different on every run and often did not learn (final loss 0.045-0.175 over runs of one
+/// seed; on one thread the same 0.0426 every run, flex 0.0423).
+pub fn on_device_thread<R: Send>(cpu: bool, f: impl FnOnce() -> R + Send) -> R {
+    if cpu { in_pool(f) } else { f() }
+}
+
 /// Runs `f` with the CPU kernels told to keep each operation on this thread: for callers that
 /// already run one part of a batch per thread (batch inference, [`crate::tasks::codec`]), where a
 /// second split per layer would only add hand-offs between the threads. A hint to the kernels'

@@ -9,7 +9,7 @@ use crate::artifact::TrainedModel;
 use crate::data::Dataset;
 use rayon::prelude::*;
 
-use crate::device::{in_pool, is_cpu, on_one_thread, rows_tensor, to_vec};
+use crate::device::{is_cpu, on_device_thread, on_one_thread, rows_tensor, to_vec};
 use crate::error::Result;
 use crate::model::Network;
 
@@ -83,7 +83,7 @@ pub fn feature_maps_by(
     reduce: impl Fn(Vec<f32>) -> Vec<f32> + Sync,
 ) -> Vec<f32> {
     let width = model.input.features();
-    in_pool(|| {
+    on_device_thread(is_cpu(device), || {
         let mut out = Vec::new();
         for chunk in values.chunks(BATCH * width) {
             match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
@@ -198,9 +198,9 @@ fn apply(
         });
         to_vec(f(rows_tensor(part.to_vec(), width, device), class))
     };
-    // Inside rayon's pool: the parts (or each batch's layers) split their work without waking
-    // this thread.
-    in_pool(|| {
+    // On the CPU inside rayon's pool: the parts (or each batch's layers) split their work
+    // without waking this thread. A GPU's work stays on this thread.
+    on_device_thread(is_cpu(device), || {
         let mut out = Vec::new();
         for (i, batch) in values.chunks(BATCH * width.max(1)).enumerate() {
             let rows = batch.len() / width.max(1);

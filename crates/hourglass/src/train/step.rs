@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use super::loss::{LossKind, LossTerms, loss_terms};
 use super::{OptimizerKind, TrainOptions};
 use crate::data::SampleShape;
-use crate::device::{Backend, in_pool, rows_tensor};
+use crate::device::{Backend, on_device_thread, rows_tensor};
 use crate::error::Result;
 use crate::model::{ModelConfig, Network};
 use crate::ops::adam::Adam;
@@ -109,6 +109,8 @@ pub struct Stepper {
     config: ModelConfig,
     features: usize,
     device: Device,
+    /// Whether the device is the CPU (steps then run inside rayon's pool).
+    cpu: bool,
 }
 
 impl Stepper {
@@ -129,15 +131,18 @@ impl Stepper {
             config: config.clone(),
             features: input.features(),
             device,
+            cpu: backend == Backend::Cpu,
         })
     }
 
     /// One update on a batch; returns the batch's losses before the update.
     ///
-    /// The step runs inside rayon's pool ([`in_pool`]): its ~20 parallel sections (the layers,
-    /// Adam, the sigmoid) then cost a queue push each, not a sleep and a wake-up.
+    /// On the CPU the step runs inside rayon's pool ([`crate::device::in_pool`]): its ~20
+    /// parallel sections (the layers, Adam, the sigmoid) then cost a queue push each, not a sleep
+    /// and a wake-up. On a GPU it runs on the calling thread ([`on_device_thread`]).
     pub fn step(&mut self, batch: Batch) -> StepLoss {
-        in_pool(|| self.step_here(batch))
+        let cpu = self.cpu;
+        on_device_thread(cpu, || self.step_here(batch))
     }
 
     fn step_here(&mut self, batch: Batch) -> StepLoss {
