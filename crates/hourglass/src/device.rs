@@ -88,8 +88,8 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// on one stream and read on another, and those raced: a seeded wgpu training on lavapipe came
 /// out different on every run and often did not learn (final loss 0.045-0.175 over runs of one
 /// seed; on one thread the same 0.0426 every run, flex 0.0423).
-pub fn on_device_thread<R: Send>(cpu: bool, f: impl FnOnce() -> R + Send) -> R {
-    if cpu { in_pool(f) } else { f() }
+pub fn on_device_thread<R: Send>(device: &Device, f: impl FnOnce() -> R + Send) -> R {
+    if is_cpu(device) { in_pool(f) } else { f() }
 }
 
 /// Runs `f` with the CPU kernels told to keep each operation on this thread: for callers that
@@ -121,7 +121,8 @@ thread_local! {
     static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Whether tensors on `device` live in this process's memory and run on its CPU kernels.
+/// Whether tensors on `device` live in this process's memory and run on its CPU kernels (with or
+/// without autodiff).
 pub fn is_cpu(device: &Device) -> bool {
     matches!(
         device.clone().inner().as_dispatch(),
@@ -176,5 +177,12 @@ mod tests {
         let on_other = pool.install(|| in_pool(|| black_box(tiny) * black_box(1.0f32)));
         assert_eq!(on_other, 0.0);
         assert_eq!(black_box(tiny) * black_box(1.0f32), tiny);
+    }
+
+    /// A training step's autodiff device counts as the CPU, so its work goes to the pool.
+    #[test]
+    fn the_cpu_with_autodiff_is_the_cpu() {
+        assert!(is_cpu(&Device::flex()));
+        assert!(is_cpu(&Device::flex().autodiff()));
     }
 }

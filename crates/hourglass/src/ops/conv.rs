@@ -203,8 +203,14 @@ fn transposed_windows(x: &Shape, weight: &Shape, options: &ConvTransposeOptions<
 
 /// A contiguous f32 view of a flex tensor (copied only if it is strided or offset).
 pub(super) fn values(t: &FlexTensor) -> FlexTensor {
+    contiguous(t.clone())
+}
+
+/// [`values`] of a tensor the caller gives up: the same buffer when it is already laid out
+/// plainly, so that [`owned`] can still find it unshared.
+fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.is_contiguous() && t.layout().start_offset() == 0 {
-        t.clone()
+        t
     } else {
         t.to_contiguous()
     }
@@ -223,12 +229,7 @@ pub(super) fn owned(t: FlexTensor) -> FlexTensor {
 /// positive. Written into the gradient's own buffer when nothing else reads it (the usual case:
 /// autodiff hands each gradient over once), which spares a copy of every activation's gradient.
 pub(super) fn masked(grad: FlexTensor, output: &FlexTensor) -> FlexTensor {
-    let contiguous = grad.is_contiguous() && grad.layout().start_offset() == 0;
-    let mut grad = owned(if contiguous {
-        grad
-    } else {
-        grad.to_contiguous()
-    });
+    let mut grad = owned(contiguous(grad));
     let n = grad.layout().num_elements();
     conv_cpu::relu_backward(&mut grad.storage_mut::<f32>()[..n], floats(&values(output)));
     grad

@@ -485,9 +485,8 @@ fn build_taps(win: &Windows) -> Taps {
 /// gathers 16 values per instruction.
 fn gather_by(dst: &mut [f32], plane: &[f32], index: &[u32]) {
     #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
-    if std::arch::is_x86_feature_detected!("avx512f") && plane.len() <= i32::MAX as usize {
-        // SAFETY: the CPU has AVX-512F (checked just above) and the plane is shorter than any
-        // index but PADDING, which the kernel masks out.
+    if simd::usable(plane.len()) {
+        // SAFETY: `usable` checked the CPU and the plane's length.
         return unsafe { simd::gather_by(dst, plane, index) };
     }
     gather_by_scalar(dst, plane, index);
@@ -504,8 +503,9 @@ fn gather_by_scalar(dst: &mut [f32], plane: &[f32], index: &[u32]) {
 /// what lets the AVX-512 path scatter 16 sums at once.
 fn scatter_add_by(src: &[f32], plane: &mut [f32], index: &[u32]) {
     #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
-    if std::arch::is_x86_feature_detected!("avx512f") && plane.len() <= i32::MAX as usize {
-        // SAFETY: as in `gather_by`; the indices are distinct (the caller's table).
+    if simd::usable(plane.len()) {
+        // SAFETY: `usable` checked the CPU and the plane's length; the indices are distinct
+        // (the caller's table).
         return unsafe { simd::scatter_add_by(src, plane, index) };
     }
     scatter_add_by_scalar(src, plane, index);
@@ -524,6 +524,12 @@ fn scatter_add_by_scalar(src: &[f32], plane: &mut [f32], index: &[u32]) {
 mod simd {
     use std::arch::x86_64::*;
 
+    /// Whether the CPU has AVX-512F and a plane of `len` values can be addressed by the
+    /// gathers' offsets, which they read as signed 32-bit numbers.
+    pub fn usable(len: usize) -> bool {
+        std::arch::is_x86_feature_detected!("avx512f") && len <= i32::MAX as usize
+    }
+
     /// Lanes whose index lies inside a plane of `len` values.
     #[target_feature(enable = "avx512f")]
     fn inside(idx: __m512i, len: usize) -> __mmask16 {
@@ -531,7 +537,7 @@ mod simd {
     }
 
     /// # Safety
-    /// The CPU has AVX-512F and `plane.len() < u32::MAX`.
+    /// [`usable`]`(plane.len())`.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gather_by(dst: &mut [f32], plane: &[f32], index: &[u32]) {
         let n = dst.len().min(index.len());

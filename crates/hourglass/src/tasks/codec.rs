@@ -83,7 +83,7 @@ pub fn feature_maps_by(
     reduce: impl Fn(Vec<f32>) -> Vec<f32> + Sync,
 ) -> Vec<f32> {
     let width = model.input.features();
-    on_device_thread(is_cpu(device), || {
+    on_device_thread(device, || {
         let mut out = Vec::new();
         for chunk in values.chunks(BATCH * width) {
             match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
@@ -200,7 +200,7 @@ fn apply(
     };
     // On the CPU inside rayon's pool: the parts (or each batch's layers) split their work
     // without waking this thread. A GPU's work stays on this thread.
-    on_device_thread(is_cpu(device), || {
+    on_device_thread(device, || {
         let mut out = Vec::new();
         for (i, batch) in values.chunks(BATCH * width.max(1)).enumerate() {
             let rows = batch.len() / width.max(1);

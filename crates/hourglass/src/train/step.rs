@@ -109,8 +109,6 @@ pub struct Stepper {
     config: ModelConfig,
     features: usize,
     device: Device,
-    /// Whether the device is the CPU (steps then run inside rayon's pool).
-    cpu: bool,
 }
 
 impl Stepper {
@@ -131,7 +129,6 @@ impl Stepper {
             config: config.clone(),
             features: input.features(),
             device,
-            cpu: backend == Backend::Cpu,
         })
     }
 
@@ -141,8 +138,8 @@ impl Stepper {
     /// parallel sections (the layers, Adam, the sigmoid) then cost a queue push each, not a sleep
     /// and a wake-up. On a GPU it runs on the calling thread ([`on_device_thread`]).
     pub fn step(&mut self, batch: Batch) -> StepLoss {
-        let cpu = self.cpu;
-        on_device_thread(cpu, || self.step_here(batch))
+        let device = self.device.clone();
+        on_device_thread(&device, || self.step_here(batch))
     }
 
     fn step_here(&mut self, batch: Batch) -> StepLoss {
