@@ -79,6 +79,13 @@ impl DenseNet {
     fn run(&self, layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
         let last = layers.len() - 1;
         let fuse = self.head.activation == Activation::Relu;
+        // ReLU layers with no dropout to draw: the whole stack as one operation on the CPU.
+        if fuse && (self.dropout.prob == 0.0 || !x.device().is_autodiff()) {
+            let relu: Vec<bool> = (0..layers.len()).map(|i| i < last).collect();
+            if let Some(y) = ops::dense_stack(layers, &x, &relu) {
+                return y;
+            }
+        }
         for (i, layer) in layers.iter().enumerate() {
             let hidden = i < last;
             x = ops::linear(layer, x, hidden && fuse);

@@ -279,7 +279,7 @@ fn chunk_rows(m: usize, k: usize, n: usize) -> usize {
 }
 
 /// row += b, then ReLU if asked (NaN stays NaN, as in Burn and PyTorch), in one pass.
-fn add_bias(row: &mut [f32], b: &[f32], relu: bool) {
+pub(super) fn add_bias(row: &mut [f32], b: &[f32], relu: bool) {
     if relu {
         for (v, &b) in row.iter_mut().zip(b) {
             let s = *v + b;

@@ -20,7 +20,9 @@ use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
+use super::sigmoid::FastSigmoid;
 use crate::device::kernel_threads;
+use burn::backend::ops::ActivationOps;
 
 /// The extension: Burn's operations unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]
@@ -30,6 +32,14 @@ pub trait FastSquaredError: Backend {
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         burn_mean_squared_error::<Self>(prediction, target)
+    }
+
+    /// mean((σ(logits) − target)²): the sigmoid output layer and the loss as one operation.
+    fn sigmoid_mean_squared_error(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        burn_mean_squared_error::<Self>(Self::sigmoid(logits), target)
     }
 }
 
@@ -57,6 +67,24 @@ pub fn mean_squared_error(prediction: Tensor<2>, target: Tensor<2>) -> Tensor<1>
     }
 }
 
+/// mean((σ(logits) − target)²) as a one-element tensor: on flex one operation whose backward
+/// pass writes the logits' gradient 2·(y − t)·y·(1 − y)·g / n in one parallel pass (apart, the
+/// sigmoid's backward was a single-threaded pass of its own, with a buffer of its own).
+pub fn sigmoid_mean_squared_error(logits: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    if matches!(
+        logits.device().inner().as_dispatch(),
+        DispatchDevice::Flex(_)
+    ) && logits.dims() == target.dims()
+    {
+        Tensor::from_dispatch(<Dispatch as FastSquaredError>::sigmoid_mean_squared_error(
+            logits.into_dispatch(),
+            target.into_dispatch(),
+        ))
+    } else {
+        mean_squared_error(super::sigmoid(logits), target)
+    }
+}
+
 impl FastSquaredError for Flex {
     fn mean_squared_error(prediction: FlexTensor, target: FlexTensor) -> FlexTensor {
         if !covered(&prediction, &target) {
@@ -67,6 +95,13 @@ impl FastSquaredError for Flex {
         let mean = sum_of_squares(p, t) / p.len().max(1) as f64;
         tensor(vec![mean as f32], Shape::new([1]))
     }
+
+    fn sigmoid_mean_squared_error(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
+        if !covered(&logits, &target) {
+            return burn_mean_squared_error::<Flex>(Flex::sigmoid(logits), target);
+        }
+        Flex::mean_squared_error(Flex::fast_sigmoid(logits), target)
+    }
 }
 
 /// Under autodiff: the same forward pass, with [`SquaredErrorBackward`] recorded.
@@ -75,25 +110,57 @@ impl<C: CheckpointStrategy> FastSquaredError for Autodiff<Flex, C> {
         prediction: FloatTensor<Self>,
         target: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let same = prediction.dtype() == DType::F32
-            && target.dtype() == DType::F32
-            && prediction.shape() == target.shape();
-        if !same {
-            return burn_mean_squared_error::<Self>(prediction, target);
+        tracked::<C>(prediction, target, false)
+    }
+
+    fn sigmoid_mean_squared_error(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        tracked::<C>(logits, target, true)
+    }
+}
+
+/// The loss of `prediction` (or of σ(`prediction`) if `sigmoid`) against `target`, recorded for
+/// the backward pass with the sigmoid's output when there is one.
+fn tracked<C: CheckpointStrategy>(
+    prediction: FloatTensor<Autodiff<Flex, C>>,
+    target: FloatTensor<Autodiff<Flex, C>>,
+    sigmoid: bool,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    type Ad<C> = Autodiff<Flex, C>;
+    let same = prediction.dtype() == DType::F32
+        && target.dtype() == DType::F32
+        && prediction.shape() == target.shape();
+    if !same {
+        let prediction = if sigmoid {
+            Ad::<C>::sigmoid(prediction)
+        } else {
+            prediction
+        };
+        return burn_mean_squared_error::<Ad<C>>(prediction, target);
+    }
+    let (prediction, prediction_node) = prediction.into_parts();
+    let (target, target_node) = target.into_parts();
+    let step = SquaredErrorBackward { sigmoid };
+    match step
+        .prepare::<C>([prediction_node, target_node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let prediction = if sigmoid {
+                Flex::fast_sigmoid(prediction)
+            } else {
+                prediction
+            };
+            let output = Flex::mean_squared_error(prediction.clone(), target.clone());
+            prep.finish((prediction, target), output)
         }
-        let (prediction, prediction_node) = prediction.into_parts();
-        let (target, target_node) = target.into_parts();
-        match SquaredErrorBackward
-            .prepare::<C>([prediction_node, target_node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let output = Flex::mean_squared_error(prediction.clone(), target.clone());
-                prep.finish((prediction, target), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::mean_squared_error(prediction, target)),
+        OpsKind::UnTracked(prep) if sigmoid => {
+            prep.finish(Flex::sigmoid_mean_squared_error(prediction, target))
         }
+        OpsKind::UnTracked(prep) => prep.finish(Flex::mean_squared_error(prediction, target)),
     }
 }
 
@@ -104,8 +171,12 @@ fn covered(prediction: &FlexTensor, target: &FlexTensor) -> bool {
 }
 
 /// The backward step: parents are (prediction, target); d/dp = 2·(p − t)·g / n, d/dt = −d/dp.
+/// With `sigmoid` the first parent is the logits and the state keeps y = σ(logits): d/dlogits =
+/// d/dy · y · (1 − y), d/dt = −d/dy.
 #[derive(Debug)]
-struct SquaredErrorBackward;
+struct SquaredErrorBackward {
+    sigmoid: bool,
+}
 
 impl Backward<Flex, 2> for SquaredErrorBackward {
     type State = (FlexTensor, FlexTensor);
@@ -120,13 +191,16 @@ impl Backward<Flex, 2> for SquaredErrorBackward {
         let g = floats(&values(&grad)).first().copied().unwrap_or(0.0);
         let scale = 2.0 * g / p.len().max(1) as f32;
         let mut gp = vec![0.0; p.len()];
+        let sigmoid = self.sigmoid;
         for_each_piece(&mut gp, p, t, |gp, p, t| {
             for ((o, &a), &b) in gp.iter_mut().zip(p).zip(t) {
-                *o = scale * (a - b);
+                let d = scale * (a - b);
+                // As flex's sigmoid backward computes it: g · s · (1 − s).
+                *o = if sigmoid { d * a * (1.0 - a) } else { d };
             }
         });
         if let Some(node) = node_target {
-            let gt = gp.iter().map(|v| -v).collect();
+            let gt = p.iter().zip(t).map(|(&a, &b)| -(scale * (a - b))).collect();
             grads.register::<Flex>(node.id, tensor(gt, shape.clone()));
         }
         if let Some(node) = node_prediction {
@@ -192,15 +266,30 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     /// The fused loss and its gradients (prediction and target) are Burn's, for a batch below
-    /// the size where the work is split across threads and one above it (ragged last piece).
+    /// the size where the work is split across threads and one above it (ragged last piece),
+    /// with and without the sigmoid output layer fused in.
     #[test]
     fn matches_burns_loss_and_gradients() {
         let device = Device::flex().autodiff();
-        for (m, n) in [(3, 5), (100, 784)] {
+        for ((m, n), sigmoid) in [(3, 5), (100, 784)]
+            .into_iter()
+            .zip([false, true])
+            .chain([((100, 784), false), ((3, 5), true)])
+        {
             let random = || Tensor::<2>::random([m, n], Distribution::Normal(0.0, 1.0), &device);
             let (p, t) = (random().require_grad(), random().require_grad());
-            let ours = mean_squared_error(p.clone(), t.clone());
-            let burn = (p.clone() - t.clone()).square().mean();
+            let (ours, burn) = if sigmoid {
+                let y = burn::tensor::activation::sigmoid(p.clone());
+                (
+                    sigmoid_mean_squared_error(p.clone(), t.clone()),
+                    (y - t.clone()).square().mean(),
+                )
+            } else {
+                (
+                    mean_squared_error(p.clone(), t.clone()),
+                    (p.clone() - t.clone()).square().mean(),
+                )
+            };
             let (a, b) = (
                 ours.clone().into_scalar::<f32>(),
                 burn.clone().into_scalar::<f32>(),

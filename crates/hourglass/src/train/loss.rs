@@ -99,6 +99,9 @@ pub fn loss_terms(
     let logits = network.decode_logits(z, class);
     let reconstruction = match (kind, mask) {
         // The common case in one fused operation (see `ops::squared_error`).
+        (LossKind::Mse, None) if network.output() == OutputActivation::Sigmoid => {
+            ops::sigmoid_mean_squared_error(logits, target)
+        }
         (LossKind::Mse, None) => ops::mean_squared_error(network.output().apply(logits), target),
         (kind, mask) => {
             let per_entry = match kind {
