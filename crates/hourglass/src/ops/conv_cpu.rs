@@ -9,6 +9,7 @@
 //! output with the bias added on the way. The backward pass reuses the same pieces.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::rc::Rc;
 
 use rayon::prelude::*;
@@ -712,8 +713,71 @@ fn add_into(acc: &mut [f32], values: &[f32]) {
 /// dst = lhs · rhs (+ dst when accumulating), single-threaded: the callers already run one
 /// chunk per thread. Sizes are (m, n, k); each matrix comes with its [row, column] strides.
 pub(crate) fn gemm(
-    (m, n, k): (usize, usize, usize),
+    dims: (usize, usize, usize),
     (dst, dst_s, accumulate): (&mut [f32], [usize; 2], bool),
+    lhs: (&[f32], [usize; 2]),
+    rhs: (&[f32], [usize; 2]),
+) {
+    // SAFETY: `dst` is an exclusive borrow of initialised values.
+    unsafe {
+        gemm_raw(
+            dims,
+            (dst.as_mut_ptr(), dst.len(), dst_s, accumulate),
+            lhs,
+            rhs,
+        )
+    }
+}
+
+/// dst = lhs · rhs into values not written yet: gemm writes every one of the m × n results
+/// without reading any (and zeros when k = 0), so a fresh buffer need not be zeroed first.
+pub(crate) fn gemm_uninit(
+    dims: (usize, usize, usize),
+    (dst, dst_s): (&mut [MaybeUninit<f32>], [usize; 2]),
+    lhs: (&[f32], [usize; 2]),
+    rhs: (&[f32], [usize; 2]),
+) {
+    // SAFETY: `dst` is an exclusive borrow, and with `accumulate` false gemm never reads it.
+    unsafe {
+        gemm_raw(
+            dims,
+            (dst.as_mut_ptr().cast(), dst.len(), dst_s, false),
+            lhs,
+            rhs,
+        )
+    }
+}
+
+/// A vector of `len` values written by `fill`, with no zeroing first.
+///
+/// # Safety
+/// `fill` must write every one of the `len` values (e.g. one [`gemm_uninit`] whose result
+/// covers them all).
+pub(crate) unsafe fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    fill(&mut values.spare_capacity_mut()[..len]);
+    // SAFETY: the caller's promise: all `len` values are written.
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// The values of a slice once every one has been written.
+///
+/// # Safety
+/// Every value of `values` must have been written.
+pub(crate) unsafe fn assume_written(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: MaybeUninit<f32> has f32's layout, and the caller promises the values are set.
+    unsafe { &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
+/// The shared body of [`gemm`] and [`gemm_uninit`], `dst` given as a pointer and a length.
+///
+/// # Safety
+/// `dst` must point to `len` values this call may write (and read, if `accumulate`, in which
+/// case they must be initialised), overlapping neither operand.
+unsafe fn gemm_raw(
+    (m, n, k): (usize, usize, usize),
+    (dst, len, dst_s, accumulate): (*mut f32, usize, [usize; 2], bool),
     (lhs, lhs_s): (&[f32], [usize; 2]),
     (rhs, rhs_s): (&[f32], [usize; 2]),
 ) {
@@ -721,7 +785,7 @@ pub(crate) fn gemm(
         return;
     }
     let last = |rows: usize, cols: usize, s: [usize; 2]| (rows - 1) * s[0] + (cols - 1) * s[1];
-    assert!(last(m, n, dst_s) < dst.len(), "gemm: destination too short");
+    assert!(last(m, n, dst_s) < len, "gemm: destination too short");
     if k > 0 {
         assert!(
             last(m, k, lhs_s) < lhs.len(),
@@ -732,14 +796,14 @@ pub(crate) fn gemm(
             "gemm: right operand too short"
         );
     }
-    // SAFETY: every index gemm reads or writes is below the bound just checked, and `dst` is an
-    // exclusive borrow that overlaps neither operand.
+    // SAFETY: every index gemm reads or writes is below the bounds just checked, and the
+    // caller vouches for `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             dst_s[1] as isize,
             dst_s[0] as isize,
             accumulate,

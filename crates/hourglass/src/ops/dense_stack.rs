@@ -25,7 +25,9 @@ use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
-use super::conv_cpu::{gemm, relu_backward};
+use std::mem::MaybeUninit;
+
+use super::conv_cpu::{assume_written, gemm_uninit, relu_backward, written};
 use super::linear::add_bias;
 use crate::device::kernel_threads;
 
@@ -194,12 +196,12 @@ fn covered(x: &FlexTensor, layers: &[(FlexTensor, FlexTensor)]) -> bool {
 
 /// Whether a 2-D input of shape `x` goes through layers of these (weight, bias) shapes.
 fn chains(x: Shape, layers: impl Iterator<Item = (Shape, Shape)>) -> bool {
-    if x.num_dims() != 2 {
+    if x.num_dims() != 2 || x[1] == 0 {
         return false;
     }
     let mut width = x[1];
     for (w, b) in layers {
-        if w.num_dims() != 2 || w[0] != width || b.num_elements() != w[1] {
+        if w.num_dims() != 2 || w[0] != width || w[1] == 0 || b.num_elements() != w[1] {
             return false;
         }
         width = w[1];
@@ -424,46 +426,53 @@ fn part_rows(m: usize, layers: &[Layer]) -> usize {
 fn forward(x: &[f32], layers: &[Layer]) -> Vec<Vec<f32>> {
     let k0 = layers.first().map_or(0, |l| l.k);
     let m = x.len().checked_div(k0).unwrap_or(0);
-    let mut outputs: Vec<Vec<f32>> = layers.iter().map(|l| vec![0.0; m * l.n()]).collect();
-    if m == 0 {
-        return outputs;
-    }
-    let rows = part_rows(m, layers);
-    // Each part's rows of every layer's output, gathered per part.
-    let mut parts: Vec<Vec<&mut [f32]>> = (0..m.div_ceil(rows)).map(|_| Vec::new()).collect();
-    for (out, layer) in outputs.iter_mut().zip(layers) {
-        for (part, chunk) in parts.iter_mut().zip(out.chunks_mut(rows * layer.n())) {
-            part.push(chunk);
+    // Not zeroed first: the products write every value.
+    let mut outputs: Vec<Vec<f32>> = layers
+        .iter()
+        .map(|l| Vec::with_capacity(m * l.n()))
+        .collect();
+    if m > 0 {
+        let rows = part_rows(m, layers);
+        // Each part's rows of every layer's output, gathered per part.
+        let mut parts: Vec<Vec<&mut [MaybeUninit<f32>]>> =
+            (0..m.div_ceil(rows)).map(|_| Vec::new()).collect();
+        for (out, layer) in outputs.iter_mut().zip(layers) {
+            let n = layer.n();
+            let chunks = out.spare_capacity_mut()[..m * n].chunks_mut(rows * n);
+            for (part, chunk) in parts.iter_mut().zip(chunks) {
+                part.push(chunk);
+            }
+        }
+        let run = |(x, outs): (&[f32], Vec<&mut [MaybeUninit<f32>]>)| forward_part(x, layers, outs);
+        let work = x.chunks(rows * k0).zip(parts);
+        if rows >= m {
+            work.for_each(run);
+        } else {
+            work.collect::<Vec<_>>().into_par_iter().for_each(run);
         }
     }
-    let run = |(x, mut outs): (&[f32], Vec<&mut [f32]>)| forward_part(x, layers, &mut outs);
-    let work = x.chunks(rows * k0).zip(parts);
-    if rows >= m {
-        work.for_each(run);
-    } else {
-        work.collect::<Vec<_>>().into_par_iter().for_each(run);
+    for (out, layer) in outputs.iter_mut().zip(layers) {
+        // SAFETY: every part wrote all its rows of every layer's output (`forward_part`).
+        unsafe { out.set_len(m * layer.n()) };
     }
     outputs
 }
 
-/// One part's rows through every layer: `outs[i]` receives layer i's output for these rows.
-fn forward_part(x: &[f32], layers: &[Layer], outs: &mut [&mut [f32]]) {
-    for (i, layer) in layers.iter().enumerate() {
-        let (done, rest) = outs.split_at_mut(i);
-        let input: &[f32] = if i == 0 { x } else { done[i - 1] };
-        let out = &mut *rest[0];
+/// One part's rows through every layer: `outs[i]` receives layer i's output for these rows,
+/// every value of it written.
+fn forward_part(x: &[f32], layers: &[Layer], outs: Vec<&mut [MaybeUninit<f32>]>) {
+    let mut input = x;
+    for (layer, out) in layers.iter().zip(outs) {
         let (k, n) = (layer.k, layer.n());
         let r = input.len() / k;
         // yᵀ = wᵀ · xᵀ, as `ops::linear` computes it (no packing of the weights).
-        gemm(
-            (n, r, k),
-            (out, [1, n], false),
-            (layer.w, [1, n]),
-            (input, [1, k]),
-        );
+        gemm_uninit((n, r, k), (out, [1, n]), (layer.w, [1, n]), (input, [1, k]));
+        // SAFETY: the product wrote all r × n values of this part's output.
+        let out = unsafe { assume_written(out) };
         for row in out.chunks_exact_mut(n) {
             add_bias(row, layer.b, layer.relu);
         }
+        input = out;
     }
 }
 
@@ -489,6 +498,13 @@ fn backward(
         .enumerate()
         .map(|(p, g)| (p * rows, g))
         .collect();
+    if parts.is_empty() {
+        // No rows: every gradient is zero.
+        let zeros = layers
+            .iter()
+            .map(|l| (vec![0.0; l.k * l.n()], vec![0.0; l.n()]));
+        return (need_x.then(Vec::new), zeros.collect());
+    }
     let run = |&(first, g): &(usize, &[f32])| backward_part(x, outputs, first, g, layers, need_x);
     let results: Vec<(Option<Vec<f32>>, Vec<LayerGrads>)> = if parts.len() > 1 {
         parts.par_iter().map(run).collect()
@@ -526,13 +542,12 @@ fn backward_part(
         let input = if i == 0 { x } else { outputs[i - 1] };
         let input = &input[first * k..][..r * k];
         // xᵀ · g over this part's rows: element (i, j) of xᵀ is x[j·k + i].
-        let mut gw = vec![0.0; k * n];
-        gemm(
-            (k, n, r),
-            (&mut gw, [n, 1], false),
-            (input, [1, k]),
-            (&g, [n, 1]),
-        );
+        // SAFETY: the product's k × n result covers the whole buffer.
+        let gw = unsafe {
+            written(k * n, |gw| {
+                gemm_uninit((k, n, r), (gw, [n, 1]), (input, [1, k]), (&g, [n, 1]))
+            })
+        };
         let mut gb = vec![0.0; n];
         for row in g.chunks_exact(n.max(1)) {
             for (b, &v) in gb.iter_mut().zip(row) {
@@ -542,14 +557,12 @@ fn backward_part(
         grads.push((gw, gb));
         if i > 0 || need_x {
             // g · wᵀ: element (j, i) of wᵀ is w[i·n + j].
-            let mut gx = vec![0.0; r * k];
-            gemm(
-                (r, k, n),
-                (&mut gx, [k, 1], false),
-                (&g, [n, 1]),
-                (layer.w, [1, n]),
-            );
-            g = gx;
+            // SAFETY: the product's r × k result covers the whole buffer.
+            g = unsafe {
+                written(r * k, |gx| {
+                    gemm_uninit((r, k, n), (gx, [k, 1]), (&g, [n, 1]), (layer.w, [1, n]))
+                })
+            };
         }
     }
     grads.reverse();
