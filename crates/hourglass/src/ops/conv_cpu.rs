@@ -55,8 +55,10 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows, relu: bool
     let o = bias.len();
     let n = x.len() / il;
     let chunk = chunk_samples(n, r * p);
-    let mut out = vec![0.0; n * o * p];
-    for_each_chunk(&mut out, chunk * o * p, x, chunk * il, |out, x| {
+    // Not zeroed first: every value is written below (`from_channel_major`).
+    let mut out = Vec::with_capacity(n * o * p);
+    let fresh = &mut out.spare_capacity_mut()[..n * o * p];
+    for_each_chunk(fresh, chunk * o * p, x, chunk * il, |out, x| {
         let b = x.len() / il;
         with_scratch(r * b * p, o * b * p, |col, product| {
             unroll(x, win, col);
@@ -70,6 +72,8 @@ pub fn conv2d(x: &[f32], weight: &[f32], bias: &[f32], win: &Windows, relu: bool
             from_channel_major(product, o, p, Some((bias, relu)), out);
         });
     });
+    // SAFETY: each chunk's `from_channel_major` wrote all of its values.
+    unsafe { out.set_len(n * o * p) };
     out
 }
 
@@ -132,8 +136,10 @@ pub fn conv_transpose2d(
     let c_in = weight.len() / r;
     let n = x.len() / (c_in * p);
     let chunk = chunk_samples(n, r * p);
-    let mut out = vec![0.0; n * il];
-    for_each_chunk(&mut out, chunk * il, x, chunk * c_in * p, |out, x| {
+    // Not zeroed first: every image is filled with its bias below before anything reads it.
+    let mut out = Vec::with_capacity(n * il);
+    let fresh = &mut out.spare_capacity_mut()[..n * il];
+    for_each_chunk(fresh, chunk * il, x, chunk * c_in * p, |out, x| {
         let b = x.len() / (c_in * p);
         with_scratch(c_in * b * p, r * b * p, |x_cm, col| {
             to_channel_major(x, c_in, p, x_cm);
@@ -148,8 +154,10 @@ pub fn conv_transpose2d(
             let taps = taps(win);
             for (image, sample) in out.chunks_exact_mut(il).zip(0..b) {
                 for (values, &bias) in image.chunks_exact_mut(plane).zip(bias) {
-                    values.fill(bias);
+                    values.fill(MaybeUninit::new(bias));
                 }
+                // SAFETY: every plane of the image was just filled (one bias per channel).
+                let image = unsafe { assume_written(image) };
                 fold_one(&col[sample * p..], b * p, win, &taps, image);
                 if relu {
                     clamp_negative(image);
@@ -157,6 +165,8 @@ pub fn conv_transpose2d(
             }
         });
     });
+    // SAFETY: each chunk wrote all of its images.
+    unsafe { out.set_len(n * il) };
     out
 }
 
@@ -196,7 +206,8 @@ pub fn conv_transpose2d_backward(
                     (weight, [r, 1]),
                     (col, [b * p, 1]),
                 );
-                from_channel_major(x_cm, c_in, p, None, gx);
+                // SAFETY: from_channel_major only writes floats.
+                from_channel_major(x_cm, c_in, p, None, unsafe { as_fresh(gx) });
             }
         });
     };
@@ -216,12 +227,12 @@ pub fn conv_transpose2d_backward(
 /// chunk (batch-1 inference) runs on the calling thread: handing it to the pool and waiting
 /// costs more than the work; so do all chunks when the caller already runs one part of the batch
 /// per thread ([`crate::device::on_one_thread`]).
-fn for_each_chunk(
-    out: &mut [f32],
+fn for_each_chunk<T: Send>(
+    out: &mut [T],
     out_chunk: usize,
     x: &[f32],
     x_chunk: usize,
-    f: impl Fn(&mut [f32], &[f32]) + Sync,
+    f: impl Fn(&mut [T], &[f32]) + Sync,
 ) {
     if out.len() <= out_chunk {
         f(out, x);
@@ -668,25 +679,38 @@ fn from_channel_major(
     c: usize,
     p: usize,
     bias: Option<(&[f32], bool)>,
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
 ) {
     let b = dst.len() / (c * p);
     for (s, sample) in dst.chunks_exact_mut(c * p).enumerate() {
         for (ch, values) in sample.chunks_exact_mut(p).enumerate() {
             let from = &src[ch * b * p + s * p..][..p];
+            let pairs = values.iter_mut().zip(from);
             match bias {
-                Some((bias, relu)) => {
-                    for (d, &v) in values.iter_mut().zip(from) {
-                        *d = v + bias[ch];
-                    }
-                    if relu {
-                        clamp_negative(values);
-                    }
-                }
-                None => values.copy_from_slice(from),
+                // The ReLU as `clamp_negative` computes it (NaN stays NaN).
+                Some((bias, true)) => pairs.for_each(|(d, &v)| {
+                    let y = v + bias[ch];
+                    d.write(if y < 0.0 { 0.0 } else { y });
+                }),
+                Some((bias, false)) => pairs.for_each(|(d, &v)| {
+                    d.write(v + bias[ch]);
+                }),
+                None => pairs.for_each(|(d, &v)| {
+                    d.write(v);
+                }),
             }
         }
     }
+}
+
+/// A slice of values to be written over, seen as not yet written: what `from_channel_major`
+/// writes to.
+///
+/// # Safety
+/// Only valid floats may be written through the result (no `MaybeUninit::uninit()`).
+unsafe fn as_fresh(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has f32's layout; the caller writes only valid floats.
+    unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// ReLU in place (NaN stays NaN, as in Burn and PyTorch). Written as a select with an
