@@ -143,46 +143,40 @@ pub fn dense_stack(layers: &[Linear], x: &Tensor<2>, relu: &[bool]) -> Option<Te
     Some(Tensor::from_dispatch(y))
 }
 
+/// The trait's four functions in an impl, each gathering its (weight, bias) pairs for `$run`
+/// (called as `$run(x, layers, &relu)`).
+macro_rules! stack_fns {
+    ($t:ty, $run:expr) => {
+        fn stack_1(x: $t, w1: $t, b1: $t, relu: [bool; 1]) -> $t {
+            $run(x, vec![(w1, b1)], &relu)
+        }
+        fn stack_2(x: $t, w1: $t, b1: $t, w2: $t, b2: $t, relu: [bool; 2]) -> $t {
+            $run(x, vec![(w1, b1), (w2, b2)], &relu)
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn stack_3(x: $t, w1: $t, b1: $t, w2: $t, b2: $t, w3: $t, b3: $t, relu: [bool; 3]) -> $t {
+            $run(x, vec![(w1, b1), (w2, b2), (w3, b3)], &relu)
+        }
+        #[allow(clippy::too_many_arguments)]
+        fn stack_4(
+            x: $t,
+            w1: $t,
+            b1: $t,
+            w2: $t,
+            b2: $t,
+            w3: $t,
+            b3: $t,
+            w4: $t,
+            b4: $t,
+            relu: [bool; 4],
+        ) -> $t {
+            $run(x, vec![(w1, b1), (w2, b2), (w3, b3), (w4, b4)], &relu)
+        }
+    };
+}
+
 impl FastStack for Flex {
-    fn stack_1(x: FlexTensor, w1: FlexTensor, b1: FlexTensor, relu: [bool; 1]) -> FlexTensor {
-        flex_stack(x, vec![(w1, b1)], &relu)
-    }
-    fn stack_2(
-        x: FlexTensor,
-        w1: FlexTensor,
-        b1: FlexTensor,
-        w2: FlexTensor,
-        b2: FlexTensor,
-        relu: [bool; 2],
-    ) -> FlexTensor {
-        flex_stack(x, vec![(w1, b1), (w2, b2)], &relu)
-    }
-    fn stack_3(
-        x: FlexTensor,
-        w1: FlexTensor,
-        b1: FlexTensor,
-        w2: FlexTensor,
-        b2: FlexTensor,
-        w3: FlexTensor,
-        b3: FlexTensor,
-        relu: [bool; 3],
-    ) -> FlexTensor {
-        flex_stack(x, vec![(w1, b1), (w2, b2), (w3, b3)], &relu)
-    }
-    fn stack_4(
-        x: FlexTensor,
-        w1: FlexTensor,
-        b1: FlexTensor,
-        w2: FlexTensor,
-        b2: FlexTensor,
-        w3: FlexTensor,
-        b3: FlexTensor,
-        w4: FlexTensor,
-        b4: FlexTensor,
-        relu: [bool; 4],
-    ) -> FlexTensor {
-        flex_stack(x, vec![(w1, b1), (w2, b2), (w3, b3), (w4, b4)], &relu)
-    }
+    stack_fns!(FlexTensor, flex_stack);
 }
 
 /// Whether the kernel covers these tensors: f32, a 2-D input, 2-D weights chained in shape.
@@ -240,51 +234,17 @@ fn forward_tensors(
     (outputs, shapes)
 }
 
+/// Under autodiff the parents are the input and each layer's weight and bias: 2·layers + 1.
 impl<C: CheckpointStrategy> FastStack for Autodiff<Flex, C> {
-    fn stack_1(
-        x: FloatTensor<Self>,
-        w1: FloatTensor<Self>,
-        b1: FloatTensor<Self>,
-        relu: [bool; 1],
-    ) -> FloatTensor<Self> {
-        tracked::<C, 3>(x, vec![(w1, b1)], &relu)
-    }
-    fn stack_2(
-        x: FloatTensor<Self>,
-        w1: FloatTensor<Self>,
-        b1: FloatTensor<Self>,
-        w2: FloatTensor<Self>,
-        b2: FloatTensor<Self>,
-        relu: [bool; 2],
-    ) -> FloatTensor<Self> {
-        tracked::<C, 5>(x, vec![(w1, b1), (w2, b2)], &relu)
-    }
-    fn stack_3(
-        x: FloatTensor<Self>,
-        w1: FloatTensor<Self>,
-        b1: FloatTensor<Self>,
-        w2: FloatTensor<Self>,
-        b2: FloatTensor<Self>,
-        w3: FloatTensor<Self>,
-        b3: FloatTensor<Self>,
-        relu: [bool; 3],
-    ) -> FloatTensor<Self> {
-        tracked::<C, 7>(x, vec![(w1, b1), (w2, b2), (w3, b3)], &relu)
-    }
-    fn stack_4(
-        x: FloatTensor<Self>,
-        w1: FloatTensor<Self>,
-        b1: FloatTensor<Self>,
-        w2: FloatTensor<Self>,
-        b2: FloatTensor<Self>,
-        w3: FloatTensor<Self>,
-        b3: FloatTensor<Self>,
-        w4: FloatTensor<Self>,
-        b4: FloatTensor<Self>,
-        relu: [bool; 4],
-    ) -> FloatTensor<Self> {
-        tracked::<C, 9>(x, vec![(w1, b1), (w2, b2), (w3, b3), (w4, b4)], &relu)
-    }
+    stack_fns!(FloatTensor<Self>, |x, layers: Vec<_>, relu: &[bool]| {
+        match layers.len() {
+            1 => tracked::<C, 3>(x, layers, relu),
+            2 => tracked::<C, 5>(x, layers, relu),
+            3 => tracked::<C, 7>(x, layers, relu),
+            4 => tracked::<C, 9>(x, layers, relu),
+            n => unreachable!("the extension's functions take 1 to 4 layers, not {n}"),
+        }
+    });
 }
 
 /// Under autodiff: the forward kernel, with [`StackBackward`] recorded for the gradients. `N` is
