@@ -728,7 +728,7 @@ pub fn relu_backward(grad: &mut [f32], output: &[f32]) {
     }
 }
 
-fn add_into(acc: &mut [f32], values: &[f32]) {
+pub(crate) fn add_into(acc: &mut [f32], values: &[f32]) {
     for (a, &v) in acc.iter_mut().zip(values) {
         *a += v;
     }

@@ -12,6 +12,8 @@
 //! the thread count, so a seeded run repeats bit for bit with the same threads. Upstream this
 //! would be a fused multi-layer perceptron in `burn-flex`.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -25,10 +27,8 @@ use burn::tensor::{DType, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{floats, tensor, values};
-use std::mem::MaybeUninit;
-
-use super::conv_cpu::{assume_written, gemm_uninit, relu_backward, written};
-use super::linear::add_bias;
+use super::conv_cpu::{add_into, assume_written, gemm_uninit, relu_backward, written};
+use super::linear::{add_bias, bias_gradient, burn_linear};
 use crate::device::kernel_threads;
 
 /// The extension: Burn's layers one by one unless a backend says otherwise. One function per
@@ -43,7 +43,6 @@ pub trait FastStack: Backend {
     ) -> FloatTensor<Self> {
         burn_stack::<Self>(x, vec![(w1, b1)], &relu)
     }
-    #[allow(clippy::too_many_arguments)]
     fn stack_2(
         x: FloatTensor<Self>,
         w1: FloatTensor<Self>,
@@ -94,10 +93,7 @@ fn burn_stack<B: Backend>(
     relu: &[bool],
 ) -> FloatTensor<B> {
     for ((w, b), &relu) in layers.into_iter().zip(relu) {
-        x = B::linear(x, w, Some(b));
-        if relu {
-            x = B::relu(x);
-        }
+        x = burn_linear::<B>(x, w, b, relu);
     }
     x
 }
@@ -179,13 +175,16 @@ impl FastStack for Flex {
     stack_fns!(FlexTensor, flex_stack);
 }
 
-/// Whether the kernel covers these tensors: f32, a 2-D input, 2-D weights chained in shape.
-fn covered(x: &FlexTensor, layers: &[(FlexTensor, FlexTensor)]) -> bool {
+/// Whether the kernel covers these tensors (flex's, or autodiff's around them): f32, a 2-D
+/// input, 2-D weights chained in shape.
+fn covered<T: TensorMetadata>(x: &T, layers: &[(T, T)]) -> bool {
     let f32s = std::iter::once(x)
         .chain(layers.iter().flat_map(|(w, b)| [w, b]))
         .all(|t| t.dtype() == DType::F32);
-    let shape = |t: &FlexTensor| t.layout().shape().clone();
-    f32s && chains(shape(x), layers.iter().map(|(w, b)| (shape(w), shape(b))))
+    f32s && chains(
+        x.shape(),
+        layers.iter().map(|(w, b)| (w.shape(), b.shape())),
+    )
 }
 
 /// Whether a 2-D input of shape `x` goes through layers of these (weight, bias) shapes.
@@ -208,18 +207,16 @@ fn flex_stack(x: FlexTensor, layers: Vec<(FlexTensor, FlexTensor)>, relu: &[bool
     if !covered(&x, &layers) {
         return burn_stack::<Flex>(x, layers, relu);
     }
-    let (outputs, shapes) = forward_tensors(&x, &layers, relu);
-    let last = outputs.len() - 1;
-    let (values, shape) = (outputs.into_iter().nth(last), shapes[last].clone());
-    tensor(values.expect("at least one layer"), shape)
+    let mut outputs = forward_tensors(&x, &layers, relu);
+    outputs.pop().expect("at least one layer")
 }
 
-/// Every layer's output as vectors, with their shapes.
+/// Every layer's output, `[m, n]` each.
 fn forward_tensors(
     x: &FlexTensor,
     layers: &[(FlexTensor, FlexTensor)],
     relu: &[bool],
-) -> (Vec<Vec<f32>>, Vec<Shape>) {
+) -> Vec<FlexTensor> {
     let x = values(x);
     let params: Vec<(FlexTensor, FlexTensor)> =
         layers.iter().map(|(w, b)| (values(w), values(b))).collect();
@@ -228,10 +225,13 @@ fn forward_tensors(
         .zip(relu)
         .map(|((w, b), &relu)| Layer::new(floats(w), floats(b), relu))
         .collect();
-    let outputs = forward(floats(&x), &specs);
     let m = x.layout().shape()[0];
-    let shapes = specs.iter().map(|l| Shape::new([m, l.n()])).collect();
-    (outputs, shapes)
+    let outputs = forward(floats(&x), &specs);
+    outputs
+        .into_iter()
+        .zip(&specs)
+        .map(|(values, l)| tensor(values, Shape::new([m, l.n()])))
+        .collect()
 }
 
 /// Under autodiff the parents are the input and each layer's weight and bias: 2·layers + 1.
@@ -254,15 +254,7 @@ fn tracked<C: CheckpointStrategy, const N: usize>(
     layers: Vec<Pair<Autodiff<Flex, C>>>,
     relu: &[bool],
 ) -> FloatTensor<Autodiff<Flex, C>> {
-    let f32s = std::iter::once(&x)
-        .chain(layers.iter().flat_map(|(w, b)| [w, b]))
-        .all(|t| t.dtype() == DType::F32);
-    if !f32s
-        || !chains(
-            x.shape(),
-            layers.iter().map(|(w, b)| (w.shape(), b.shape())),
-        )
-    {
+    if !covered(&x, &layers) {
         return burn_stack::<Autodiff<Flex, C>>(x, layers, relu);
     }
     let (x, x_node) = x.into_parts();
@@ -279,12 +271,7 @@ fn tracked<C: CheckpointStrategy, const N: usize>(
     let relu = relu.to_vec();
     match StackBackward.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let (outputs, shapes) = forward_tensors(&x, &params, &relu);
-            let mut outputs: Vec<FlexTensor> = outputs
-                .into_iter()
-                .zip(shapes)
-                .map(|(v, s)| tensor(v, s))
-                .collect();
+            let mut outputs = forward_tensors(&x, &params, &relu);
             // The last output is kept only for its ReLU's mask: without one it leaves unshared,
             // and the next operation (the output's sigmoid) may write over it in place.
             let last = if relu.last() == Some(&true) {
@@ -452,7 +439,7 @@ fn backward(
     let k0 = layers.first().map_or(0, |l| l.k);
     let n_last = layers.last().map_or(0, |l| l.n());
     let m = x.len().checked_div(k0).unwrap_or(0);
-    let rows = part_rows(m, layers).max(1);
+    let rows = part_rows(m, layers);
     let parts: Vec<(usize, &[f32])> = grad
         .chunks(rows * n_last)
         .enumerate()
@@ -508,13 +495,7 @@ fn backward_part(
                 gemm_uninit((k, n, r), (gw, [n, 1]), (input, [1, k]), (&g, [n, 1]))
             })
         };
-        let mut gb = vec![0.0; n];
-        for row in g.chunks_exact(n.max(1)) {
-            for (b, &v) in gb.iter_mut().zip(row) {
-                *b += v;
-            }
-        }
-        grads.push((gw, gb));
+        grads.push((gw, bias_gradient(&g, n)));
         if i > 0 || need_x {
             // g · wᵀ: element (j, i) of wᵀ is w[i·n + j].
             // SAFETY: the product's r × k result covers the whole buffer.
@@ -541,10 +522,7 @@ fn add_parts(mut parts: Vec<Vec<LayerGrads>>) -> Vec<LayerGrads> {
     for (i, (gw, gb)) in total.iter_mut().enumerate() {
         let add = |offset: usize, acc: &mut [f32]| {
             for part in &rest {
-                let values = &part[i].0[offset..][..acc.len()];
-                for (a, &v) in acc.iter_mut().zip(values) {
-                    *a += v;
-                }
+                add_into(acc, &part[i].0[offset..][..acc.len()]);
             }
         };
         if gw.len() >= 2 * PIECE {
@@ -555,9 +533,7 @@ fn add_parts(mut parts: Vec<Vec<LayerGrads>>) -> Vec<LayerGrads> {
             add(0, gw);
         }
         for part in &rest {
-            for (a, &v) in gb.iter_mut().zip(&part[i].1) {
-                *a += v;
-            }
+            add_into(gb, &part[i].1);
         }
     }
     total

@@ -46,7 +46,7 @@ pub trait FastLinear: Backend {
 
 /// Burn's own layer (then ReLU if `relu`): every other backend, and inputs the kernel does not
 /// cover.
-fn burn_linear<B: Backend>(
+pub(super) fn burn_linear<B: Backend>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: FloatTensor<B>,
@@ -251,7 +251,7 @@ fn weight_gradient(x: &[f32], g: &[f32], m: usize, k: usize, n: usize) -> Vec<f3
 }
 
 /// g summed over its rows (`[n]`).
-fn bias_gradient(g: &[f32], n: usize) -> Vec<f32> {
+pub(super) fn bias_gradient(g: &[f32], n: usize) -> Vec<f32> {
     let mut gb = vec![0.0; n];
     for row in g.chunks_exact(n.max(1)) {
         for (b, &v) in gb.iter_mut().zip(row) {

@@ -14,6 +14,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
 use burn::tensor::{DType, Shape, Tensor};
@@ -22,7 +23,6 @@ use rayon::prelude::*;
 use super::conv::{floats, tensor, values};
 use super::sigmoid::FastSigmoid;
 use crate::device::kernel_threads;
-use burn::backend::ops::ActivationOps;
 
 /// The extension: Burn's operations unless a backend says otherwise.
 #[backend_extension(Flex, Autodiff)]

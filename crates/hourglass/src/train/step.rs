@@ -134,9 +134,9 @@ impl Stepper {
 
     /// One update on a batch; returns the batch's losses before the update.
     ///
-    /// On the CPU the step runs inside rayon's pool ([`crate::device::in_pool`]): its ~20
-    /// parallel sections (the layers, Adam, the sigmoid) then cost a queue push each, not a sleep
-    /// and a wake-up. On a GPU it runs on the calling thread ([`on_device_thread`]).
+    /// On the CPU the step runs inside rayon's pool ([`crate::device::in_pool`]): its parallel
+    /// sections (the layers or layer stacks, the loss, Adam) then cost a queue push each, not a
+    /// sleep and a wake-up. On a GPU it runs on the calling thread ([`on_device_thread`]).
     pub fn step(&mut self, batch: Batch) -> StepLoss {
         let device = self.device.clone();
         on_device_thread(&device, || self.step_here(batch))
