@@ -18,6 +18,7 @@ struct Args {
     steps: usize,
     warmup: usize,
     infer_seconds: f64,
+    infer_batches: Vec<usize>,
     data: String,
     seed: u64,
     backend: Backend,
@@ -29,6 +30,7 @@ fn parse_args() -> Args {
         steps: 100,
         warmup: 10,
         infer_seconds: 2.0,
+        infer_batches: vec![1, 64, 1024],
         data: "/usr/share/datasets/fashion-mnist".into(),
         seed: 1,
         backend: Backend::Cpu,
@@ -41,6 +43,12 @@ fn parse_args() -> Args {
             "--steps" => args.steps = value().parse().expect("--steps N"),
             "--warmup" => args.warmup = value().parse().expect("--warmup N"),
             "--infer-seconds" => args.infer_seconds = value().parse().expect("--infer-seconds X"),
+            "--infer-batches" => {
+                args.infer_batches = value()
+                    .split(",")
+                    .map(|b| b.parse().expect("--infer-batches N,N,..."))
+                    .collect()
+            }
             "--data" => args.data = value(),
             "--seed" => args.seed = value().parse().expect("--seed N"),
             "--device" => args.backend = value().parse().expect("--device cpu|gpu"),
@@ -187,7 +195,8 @@ fn main() {
     train_steps(&mut stepper, &train, args.warmup);
     let step_ms = median(train_steps(&mut stepper, &train, args.steps));
     let network = stepper.inference_network();
-    let infer: Vec<String> = [1usize, 64, 1024]
+    let infer: Vec<String> = args
+        .infer_batches
         .iter()
         .map(|&b| {
             let sps = inference(&network, &test, b, args.infer_seconds, args.backend);

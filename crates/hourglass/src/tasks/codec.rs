@@ -3,6 +3,8 @@
 //! `class` is a conditional model's one-hot class rows beside the samples or codes (from
 //! [`crate::model::ModelConfig::condition`]); `None` for every other model.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::{Device, Tensor};
 
 use crate::artifact::TrainedModel;
@@ -37,7 +39,7 @@ pub fn encode_scaled_by(
     map_rows(
         model,
         values,
-        model.input.features(),
+        (model.input.features(), model.config.latent),
         class,
         device,
         |x, c| network.encode(x, c),
@@ -65,7 +67,7 @@ pub fn decode_scaled_by(
     map_rows(
         model,
         latents,
-        model.config.latent,
+        (model.config.latent, model.input.features()),
         class,
         device,
         |z, c| network.decode(z, c),
@@ -116,7 +118,7 @@ pub fn reconstruct_scaled_by(
     map_rows(
         model,
         values,
-        model.input.features(),
+        (model.input.features(), model.input.features()),
         class,
         device,
         |x, c| network.reconstruct(x, c),
@@ -154,56 +156,74 @@ pub fn reconstruct_rows(
     width: usize,
     device: &Device,
 ) -> Vec<f32> {
-    apply(values, width, None, device, |x, c| {
+    apply(values, (width, width), None, device, |x, c| {
         network.reconstruct(x, c)
     })
 }
 
-/// Applies `f` to batches of rows `width` wide (with their class rows, if any).
+/// Applies `f` to batches of rows `width` wide (with their class rows, if any); `f` gives rows
+/// `out_width` wide.
 fn map_rows(
     model: &TrainedModel,
     values: &[f32],
-    width: usize,
+    (width, out_width): (usize, usize),
     class: Option<&[f32]>,
     device: &Device,
     f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
 ) -> Vec<f32> {
     let classes = model.config.classes.unwrap_or(0);
-    apply(values, width, class.map(|c| (c, classes)), device, f)
+    apply(
+        values,
+        (width, out_width),
+        class.map(|c| (c, classes)),
+        device,
+        f,
+    )
 }
 
 /// Below this many rows a part of a batch is not worth a thread of its own.
 const MIN_PART_ROWS: usize = 16;
 
 /// `f` over batches of [`BATCH`] rows `width` wide, with their class rows (`classes` wide) if
-/// any, the outputs concatenated in row order.
+/// any; the outputs, `out_width` wide, in row order.
 ///
 /// On the CPU each batch is cut into one part per thread and every part goes through the whole
 /// network on its own thread ([`on_one_thread`]): the threads meet once per batch instead of
 /// once per layer. Dense inference on 2 cores, AVX2: batch 64 +16 %, batch 1024 +8 %
-/// (BENCHMARKS.md, issue 12).
+/// (BENCHMARKS.md, issue 12). Each part copies its output straight into its place in the
+/// result, on its own thread, rather than the calling thread joining the parts afterwards.
 fn apply(
     values: &[f32],
-    width: usize,
+    (width, out_width): (usize, usize),
     class: Option<(&[f32], usize)>,
     device: &Device,
     f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
 ) -> Vec<f32> {
-    // Rows `first…` of the input, through `f`.
-    let run = |first: usize, part: &[f32]| {
+    let width = width.max(1);
+    let total = values.len() / width;
+    // Rows `first…` of the input, through `f`, into `dst`.
+    let run = |first: usize, part: &[f32], dst: &mut [MaybeUninit<f32>]| {
         let rows = part.len() / width;
         let class = class.map(|(c, classes)| {
             let rows = c[first * classes..(first + rows) * classes].to_vec();
             rows_tensor(rows, classes, device)
         });
-        to_vec(f(rows_tensor(part.to_vec(), width, device), class))
+        let output = to_vec(f(rows_tensor(part.to_vec(), width, device), class));
+        assert_eq!(
+            output.len(),
+            dst.len(),
+            "a batch's output is rows × out_width"
+        );
+        dst.write_copy_of_slice(&output);
     };
+    let mut out = Vec::with_capacity(total * out_width);
+    let dst = &mut out.spare_capacity_mut()[..total * out_width];
     // On the CPU inside rayon's pool: the parts (or each batch's layers) split their work
     // without waking this thread. A GPU's work stays on this thread.
     on_device_thread(device, || {
-        let mut out = Vec::new();
-        for (i, batch) in values.chunks(BATCH * width.max(1)).enumerate() {
-            let rows = batch.len() / width.max(1);
+        let batches = values.chunks(BATCH * width);
+        for (i, (batch, dst)) in batches.zip(dst.chunks_mut(BATCH * out_width)).enumerate() {
+            let rows = batch.len() / width;
             let parts = if is_cpu(device) {
                 rayon::current_num_threads()
                     .min(rows / MIN_PART_ROWS)
@@ -212,29 +232,20 @@ fn apply(
                 1
             };
             if parts == 1 {
-                append(&mut out, run(i * BATCH, batch));
+                run(i * BATCH, batch, dst);
                 continue;
             }
             let per = rows.div_ceil(parts);
-            let outputs: Vec<Vec<f32>> = batch
+            batch
                 .par_chunks(per * width)
+                .zip(dst.par_chunks_mut(per * out_width))
                 .enumerate()
-                .map(|(p, part)| on_one_thread(|| run(i * BATCH + p * per, part)))
-                .collect();
-            outputs.into_iter().for_each(|o| append(&mut out, o));
+                .for_each(|(p, (part, dst))| on_one_thread(|| run(i * BATCH + p * per, part, dst)));
         }
-        out
-    })
-}
-
-/// `out` followed by `part`: moved rather than copied when `out` is still empty (a call with one
-/// batch, one part).
-fn append(out: &mut Vec<f32>, part: Vec<f32>) {
-    if out.is_empty() {
-        *out = part;
-    } else {
-        out.extend_from_slice(&part);
-    }
+    });
+    // SAFETY: every batch's part wrote all of its rows (`run` checks each output's length).
+    unsafe { out.set_len(total * out_width) };
+    out
 }
 
 #[cfg(test)]
@@ -270,7 +281,7 @@ mod tests {
         let parted = pool.install(|| {
             apply(
                 &values,
-                width,
+                (width, width),
                 Some((&class, classes)),
                 &device,
                 reconstruct,
