@@ -1,6 +1,9 @@
 //! Choosing where tensors live. Burn 0.22 picks the backend at run time through the device, so the
 //! same model code serves the CPU and, with the `wgpu` feature, the GPU.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 pub use burn::tensor::Device;
 use burn::tensor::{Tensor, TensorData};
 
@@ -62,6 +65,12 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 /// that thread and wakes it again, where from inside it hands work to the other workers by a
 /// queue push (a dense training step on 2 cores: 46k context switches per 200 steps → 7.5k).
 ///
+/// While `f` runs, the pool's other workers wait for its parallel sections spinning rather than
+/// asleep ([`keep_busy`]), as OpenMP's threads do under PyTorch: between two sections of a
+/// training step (autodiff's bookkeeping, tens of microseconds) a sleeping worker would fall
+/// asleep and need a wake-up through the kernel for each one (dense step on 2 cores, AVX-512:
+/// 3.67 → 3.31 ms, BENCHMARKS.md, issue 12).
+///
 /// The first call in each pool also sets all its workers to flush subnormal floats to zero
 /// ([`flush_subnormals`]): the Python package keeps a pool per thread count.
 pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
@@ -69,7 +78,8 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         static FLUSHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     let mut out = None;
-    rayon::scope(|_| {
+    let done = AtomicBool::new(false);
+    rayon::scope(|s| {
         // On a worker here: if it is not flushing yet, neither is the rest of its pool.
         if !FLUSHING.get() {
             rayon::broadcast(|_| {
@@ -77,9 +87,58 @@ pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
                 FLUSHING.set(true);
             });
         }
-        out = Some(f())
+        if BUSY.get() {
+            // Already inside `f` of an outer call, or a spinning worker: nothing to add.
+            out = Some(f());
+            return;
+        }
+        for _ in 1..rayon::current_num_threads() {
+            s.spawn(|_| keep_busy(&done));
+        }
+        /// Marks this thread busy while `f` runs, and ends the spinning when it returns or
+        /// unwinds.
+        struct Running<'a>(&'a AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                BUSY.set(false);
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        BUSY.set(true);
+        let _running = Running(&done);
+        out = Some(f());
     });
     out.expect("rayon::scope runs its closure before returning")
+}
+
+/// How long a spinning worker goes without work before it returns to rayon's sleep: longer
+/// than the gaps between a step's parallel sections, short enough that an idle stretch (or a
+/// spinner that found itself under another job) costs little.
+const SPIN_IDLE: Duration = Duration::from_micros(500);
+
+thread_local! {
+    /// Whether this thread is running `f` of [`in_pool`] or is spinning for it.
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// One worker's wait for work while `in_pool`'s `f` runs: it runs what it can take from the
+/// pool's queues (`rayon::yield_now`) and spins in between, until `done`, or until it has found
+/// nothing for [`SPIN_IDLE`]. A thread already busy (the caller itself, or a spinner that picked
+/// this job up while waiting inside another) returns at once: a spinner must never sit on top of
+/// work that `f` waits for.
+fn keep_busy(done: &AtomicBool) {
+    if BUSY.replace(true) {
+        return;
+    }
+    let mut last_work = Instant::now();
+    while !done.load(Ordering::Acquire) {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => last_work = Instant::now(),
+            _ if last_work.elapsed() > SPIN_IDLE => break,
+            _ => std::hint::spin_loop(),
+        }
+    }
+    BUSY.set(false);
 }
 
 /// Runs `f` where work on `device` belongs: for the CPU inside rayon's pool ([`in_pool`]), for a
@@ -184,5 +243,42 @@ mod tests {
     fn the_cpu_with_autodiff_is_the_cpu() {
         assert!(is_cpu(&Device::flex()));
         assert!(is_cpu(&Device::flex().autodiff()));
+    }
+}
+
+#[cfg(test)]
+mod spinning_workers {
+    use super::*;
+    use rayon::prelude::*;
+
+    /// Callers from several threads at once, each with nested parallel work and a nested call,
+    /// all get their own results back: the spinning workers neither lose work nor hold up a
+    /// caller for good (a spinner under a job `f` waits for would hang this test).
+    #[test]
+    fn concurrent_and_nested_calls_all_finish_with_their_results() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let work = |seed: u64| -> u64 {
+            (0..64u64)
+                .into_par_iter()
+                .map(|i| {
+                    let inner: u64 = (0..256u64).into_par_iter().map(|j| j ^ (i + seed)).sum();
+                    inner + in_pool(|| (0..16u64).into_par_iter().map(|j| j * i).sum::<u64>())
+                })
+                .sum()
+        };
+        let expected: Vec<u64> = (0..6u64).map(|seed| pool.install(|| work(seed))).collect();
+        let pool = &pool;
+        for _ in 0..20 {
+            let got: Vec<u64> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6u64)
+                    .map(|seed| s.spawn(move || pool.install(|| in_pool(|| work(seed)))))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(got, expected);
+        }
     }
 }
