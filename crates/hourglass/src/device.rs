@@ -69,7 +69,7 @@ pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 /// asleep ([`keep_busy`]), as OpenMP's threads do under PyTorch: between two sections of a
 /// training step (autodiff's bookkeeping, tens of microseconds) a sleeping worker would fall
 /// asleep and need a wake-up through the kernel for each one (dense step on 2 cores, AVX-512:
-/// 3.67 → 3.31 ms, BENCHMARKS.md, issue 12).
+/// 3.72 → 3.38 ms, BENCHMARKS.md, issue 12).
 ///
 /// The first call in each pool also sets all its workers to flush subnormal floats to zero
 /// ([`flush_subnormals`]): the Python package keeps a pool per thread count.
@@ -252,8 +252,9 @@ mod spinning_workers {
     use rayon::prelude::*;
 
     /// Callers from several threads at once, each with nested parallel work and a nested call,
-    /// all get their own results back: the spinning workers neither lose work nor hold up a
-    /// caller for good (a spinner under a job `f` waits for would hang this test).
+    /// all get their own results back, every time: the spinning workers lose no work and keep no
+    /// caller waiting (concurrent and nested calls are where a spinner could land under a job
+    /// that a caller waits for).
     #[test]
     fn concurrent_and_nested_calls_all_finish_with_their_results() {
         let pool = rayon::ThreadPoolBuilder::new()

@@ -199,7 +199,8 @@ fn apply(
     device: &Device,
     f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
 ) -> Vec<f32> {
-    let width = width.max(1);
+    // Chunk sizes of zero would panic; a zero-wide output is empty whatever the chunking.
+    let (width, chunk_width) = (width.max(1), out_width.max(1));
     let total = values.len() / width;
     // Rows `first…` of the input, through `f`, into `dst`.
     let run = |first: usize, part: &[f32], dst: &mut [MaybeUninit<f32>]| {
@@ -222,7 +223,7 @@ fn apply(
     // without waking this thread. A GPU's work stays on this thread.
     on_device_thread(device, || {
         let batches = values.chunks(BATCH * width);
-        for (i, (batch, dst)) in batches.zip(dst.chunks_mut(BATCH * out_width)).enumerate() {
+        for (i, (batch, dst)) in batches.zip(dst.chunks_mut(BATCH * chunk_width)).enumerate() {
             let rows = batch.len() / width;
             let parts = if is_cpu(device) {
                 rayon::current_num_threads()
@@ -238,7 +239,7 @@ fn apply(
             let per = rows.div_ceil(parts);
             batch
                 .par_chunks(per * width)
-                .zip(dst.par_chunks_mut(per * out_width))
+                .zip(dst.par_chunks_mut(per * chunk_width))
                 .enumerate()
                 .for_each(|(p, (part, dst))| on_one_thread(|| run(i * BATCH + p * per, part, dst)));
         }
