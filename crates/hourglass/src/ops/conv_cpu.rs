@@ -734,13 +734,26 @@ pub(crate) fn add_into(acc: &mut [f32], values: &[f32]) {
     }
 }
 
+/// The floats [`gemm`] multiplies: f32 for the kernels, f64 where a fit needs the precision.
+pub(crate) trait GemmFloat: Copy + 'static {
+    const ONE: Self;
+}
+
+impl GemmFloat for f32 {
+    const ONE: Self = 1.0;
+}
+
+impl GemmFloat for f64 {
+    const ONE: Self = 1.0;
+}
+
 /// dst = lhs · rhs (+ dst when accumulating), single-threaded: the callers already run one
 /// chunk per thread. Sizes are (m, n, k); each matrix comes with its [row, column] strides.
-pub(crate) fn gemm(
+pub(crate) fn gemm<T: GemmFloat>(
     dims: (usize, usize, usize),
-    (dst, dst_s, accumulate): (&mut [f32], [usize; 2], bool),
-    lhs: (&[f32], [usize; 2]),
-    rhs: (&[f32], [usize; 2]),
+    (dst, dst_s, accumulate): (&mut [T], [usize; 2], bool),
+    lhs: (&[T], [usize; 2]),
+    rhs: (&[T], [usize; 2]),
 ) {
     // SAFETY: `dst` is an exclusive borrow of initialised values.
     unsafe {
@@ -799,11 +812,11 @@ pub(crate) unsafe fn assume_written(values: &mut [MaybeUninit<f32>]) -> &mut [f3
 /// # Safety
 /// `dst` must point to `len` values this call may write (and read, if `accumulate`, in which
 /// case they must be initialised), overlapping neither operand.
-unsafe fn gemm_raw(
+unsafe fn gemm_raw<T: GemmFloat>(
     (m, n, k): (usize, usize, usize),
-    (dst, len, dst_s, accumulate): (*mut f32, usize, [usize; 2], bool),
-    (lhs, lhs_s): (&[f32], [usize; 2]),
-    (rhs, rhs_s): (&[f32], [usize; 2]),
+    (dst, len, dst_s, accumulate): (*mut T, usize, [usize; 2], bool),
+    (lhs, lhs_s): (&[T], [usize; 2]),
+    (rhs, rhs_s): (&[T], [usize; 2]),
 ) {
     if m == 0 || n == 0 {
         return;
@@ -837,8 +850,8 @@ unsafe fn gemm_raw(
             rhs.as_ptr(),
             rhs_s[1] as isize,
             rhs_s[0] as isize,
-            1.0f32,
-            1.0f32,
+            T::ONE,
+            T::ONE,
             false,
             false,
             false,

@@ -3,7 +3,10 @@
 
 use burn::tensor::{Device, Tensor};
 
+use rayon::prelude::*;
+
 use crate::device::{rows_tensor, to_vec};
+use crate::ops::conv_cpu::gemm;
 
 /// QR sweeps allowed per singular value; covariance matrices converge in a handful.
 const SVD_SWEEPS: usize = 100;
@@ -14,6 +17,8 @@ pub const EXACT_MAX_FEATURES: usize = 1024;
 /// Halko et al. recommend for spectra that decay slowly.
 const OVERSAMPLE: usize = 10;
 const POWER_ITERATIONS: usize = 4;
+/// Columns orthogonalised together by [`orthonormal_columns`]'s matrix products.
+const GS_BLOCK: usize = 32;
 
 /// Mean sample and principal components of scaled training rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,9 +32,10 @@ pub struct Baseline {
 
 impl Baseline {
     /// Fits the mean and the top `k` principal components. Up to [`EXACT_MAX_FEATURES`] columns
-    /// they are the eigenvectors of the covariance (one Burn matrix product and Burn's SVD); wider
-    /// data would need a `features²` covariance (40 GB at 100,000 columns), so it takes a
-    /// randomised subspace iteration that never forms it (see [`randomised_components`]).
+    /// they are the eigenvectors of the covariance (formed on the host by [`covariance`], then
+    /// Burn's SVD); wider data would need a `features²` covariance (40 GB at 100,000 columns), so
+    /// it takes a randomised subspace iteration that never forms it (see
+    /// [`randomised_components`]).
     pub fn fit(values: &[f32], features: usize, k: usize, device: &Device) -> Baseline {
         Self::fit_with(values, features, k, POWER_ITERATIONS, device)
     }
@@ -48,25 +54,23 @@ impl Baseline {
         power_iterations: usize,
         device: &Device,
     ) -> Baseline {
-        let n = values.len() / features;
-        let k = k.min(features);
-        let x = rows_tensor(values.to_vec(), features, device);
-        let mean = x.clone().mean_dim(0);
-        let centred = x - mean.clone();
-        let components = if features <= EXACT_MAX_FEATURES {
-            let covariance = centred
-                .clone()
-                .transpose()
-                .matmul(centred)
-                .div_scalar(n.max(2) as f64 - 1.0);
+        let (d, k) = (features, k.min(features));
+        let mean = column_means(values, d);
+        let components = if d <= EXACT_MAX_FEATURES {
+            let covariance = rows_tensor(covariance(values, &mean), d, device);
             let (_, _, vt) = burn::linalg::svd::<2, 1>(covariance, SVD_SWEEPS);
-            vt.slice([0..k, 0..features])
+            to_vec(vt.slice([0..k, 0..d]))
         } else {
-            randomised_components(centred, k, power_iterations, device)
+            let centred: Vec<f32> = values
+                .chunks_exact(d)
+                .flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m))
+                .collect();
+            let centred = rows_tensor(centred, d, device);
+            to_vec(randomised_components(centred, k, power_iterations, device))
         };
         Baseline {
-            mean: to_vec(mean),
-            components: to_vec(components),
+            mean,
+            components,
             features,
         }
     }
@@ -120,6 +124,69 @@ impl Baseline {
     }
 }
 
+/// Per-column means of `d`-wide rows, summed in f64.
+fn column_means(values: &[f32], d: usize) -> Vec<f32> {
+    let mut sums = vec![0.0f64; d];
+    for row in values.chunks_exact(d) {
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s += f64::from(v);
+        }
+    }
+    let n = (values.len() / d).max(1) as f64;
+    sums.iter().map(|s| (s / n) as f32).collect()
+}
+
+/// The `d × d` covariance of the rows, `(X − mean)ᵀ (X − mean) / (n − 1)`, on the host: a block
+/// of rows centred at a time and added into the upper triangle (gemm, one band of result rows
+/// per task), then mirrored. Formed as Burn tensors it was two full copies of the data (the rows,
+/// then the rows less their mean) and a full square product: 0.8 s of the 1.2 s the baseline
+/// took after training on Fashion-MNIST's 54,000 images (BENCHMARKS.md, issue 12).
+fn covariance(values: &[f32], mean: &[f32]) -> Vec<f32> {
+    const BLOCK_ROWS: usize = 2048;
+    /// Result rows per task: a multiple of the AVX-512 micro-kernel's 16, and small enough that
+    /// the triangle's unequal bands balance over the threads.
+    const BAND: usize = 64;
+    let d = mean.len();
+    let n = values.len() / d.max(1);
+    let mut covariance = vec![0.0f32; d * d];
+    if n == 0 {
+        return covariance;
+    }
+    let mut block = vec![0.0f32; BLOCK_ROWS.min(n) * d];
+    for (i, rows) in values.chunks(BLOCK_ROWS * d).enumerate() {
+        let r = rows.len() / d;
+        let centred = &mut block[..r * d];
+        for (c, row) in centred.chunks_exact_mut(d).zip(rows.chunks_exact(d)) {
+            for ((c, v), m) in c.iter_mut().zip(row).zip(mean) {
+                *c = v - m;
+            }
+        }
+        let centred = &*centred;
+        covariance
+            .par_chunks_mut(BAND * d)
+            .enumerate()
+            .for_each(|(band, dst)| {
+                // Rows a…a+h, columns a…d: centred columns a…a+h, transposed, times columns a…d.
+                let (a, h) = (band * BAND, dst.len() / d);
+                gemm(
+                    (h, d - a, r),
+                    (&mut dst[a..], [d, 1], i > 0),
+                    (&centred[a..], [1, d]),
+                    (&centred[a..], [d, 1]),
+                );
+            });
+    }
+    let scale = 1.0 / (n.max(2) - 1) as f32;
+    for i in 0..d {
+        for j in i..d {
+            let v = covariance[i * d + j] * scale;
+            covariance[i * d + j] = v;
+            covariance[j * d + i] = v;
+        }
+    }
+    covariance
+}
+
 /// The top `k` right singular vectors of the centred rows (`n × d`), as `k × d`, by randomised
 /// subspace iteration (Halko, Martinsson & Tropp 2011, algorithm 4.4): a few passes of
 /// `X (Xᵀ Q)` from a seeded random start, each followed by a QR, then the SVD of the small
@@ -166,36 +233,70 @@ fn randomised_components(
 }
 
 /// The columns of a row-major `m × l` matrix made orthonormal (Gram-Schmidt, each column
-/// orthogonalised twice for accuracy in f32; a column with nothing left becomes zero), in
-/// `O(m·l²)`. Burn 0.22's `linalg::qr` takes minutes on a 12,288 × 26 matrix (Householder steps as
+/// orthogonalised twice for accuracy; a column with nothing left becomes zero), in `O(m·l²)`, in
+/// f64. Burn 0.22's `linalg::qr` takes minutes on a 12,288 × 26 matrix (Householder steps as
 /// whole-matrix tensor operations), which made a model of 64×64 colour photos take two minutes to
-/// fit its PCA baseline. The columns are worked on as contiguous copies: read in place, a column
-/// of a row-major matrix is one value per cache line, which made 6,000 × 266 take a second each.
+/// fit its PCA baseline. The columns go in blocks of [`GS_BLOCK`]: a block is cleared of all
+/// earlier columns by two matrix products (gemm, twice over), then of its own earlier columns
+/// one by one. Column by column, the 8,192 × 266 matrices of the `features` index took 0.7 s of
+/// conv2d's `train` (BENCHMARKS.md, issue 12).
 fn orthonormal_columns(y: Vec<f32>, l: usize) -> Vec<f32> {
     let m = y.len() / l.max(1);
-    let mut columns: Vec<Vec<f64>> = (0..l)
-        .map(|j| (0..m).map(|i| f64::from(y[i * l + j])).collect())
-        .collect();
-    for j in 0..l {
-        let (done, rest) = columns.split_at_mut(j);
-        let column = &mut rest[0];
-        let norm_before = dot(column, column).sqrt();
-        for _pass in 0..2 {
-            for previous in done.iter() {
-                let d = dot(previous, column);
-                for (c, p) in column.iter_mut().zip(previous) {
-                    *c -= d * p;
-                }
+    if m == 0 {
+        return y;
+    }
+    // Column-major: column j is q[j·m…(j+1)·m].
+    let mut q = vec![0.0f64; m * l];
+    for (i, row) in y.chunks_exact(l).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            q[j * m + i] = f64::from(v);
+        }
+    }
+    let mut overlap = vec![0.0f64; l * GS_BLOCK];
+    for first in (0..l).step_by(GS_BLOCK) {
+        let w = GS_BLOCK.min(l - first);
+        let (done, rest) = q.split_at_mut(first * m);
+        let block = &mut rest[..w * m];
+        let norms_before: Vec<f64> = block.chunks_exact(m).map(|c| dot(c, c).sqrt()).collect();
+        if first > 0 {
+            let s = &mut overlap[..first * w];
+            for _pass in 0..2 {
+                // S = −Qᵀ B (first × w), then B += Q S.
+                gemm(
+                    (first, w, m),
+                    (&mut *s, [w, 1], false),
+                    (done, [m, 1]),
+                    (block, [1, m]),
+                );
+                s.iter_mut().for_each(|v| *v = -*v);
+                gemm(
+                    (m, w, first),
+                    (&mut *block, [1, m], true),
+                    (done, [1, m]),
+                    (s, [w, 1]),
+                );
             }
         }
-        let norm = dot(column, column).sqrt();
-        let keep = norm > 1e-6 * norm_before.max(f64::MIN_POSITIVE);
-        for c in column.iter_mut() {
-            *c = if keep { *c / norm } else { 0.0 };
+        for (j, norm_before) in norms_before.iter().enumerate() {
+            let (earlier, rest) = block.split_at_mut(j * m);
+            let column = &mut rest[..m];
+            for _pass in 0..2 {
+                for previous in earlier.chunks_exact(m) {
+                    let d = dot(previous, column);
+                    for (c, p) in column.iter_mut().zip(previous) {
+                        *c -= d * p;
+                    }
+                }
+            }
+            let norm = dot(column, column).sqrt();
+            let keep = norm > 1e-6 * norm_before.max(f64::MIN_POSITIVE);
+            for c in column.iter_mut() {
+                *c = if keep { *c / norm } else { 0.0 };
+            }
         }
     }
     let mut out = vec![0.0f32; m * l];
-    for (j, column) in columns.iter().enumerate() {
+    for (j, column) in q.chunks_exact(m).enumerate() {
         for (i, v) in column.iter().enumerate() {
             out[i * l + j] = *v as f32;
         }
@@ -242,6 +343,87 @@ mod tests {
         assert!(two.pca_mse(&values, &device) < 1e-6);
         assert!(one.pca_mse(&values, &device) > 1e-3);
         assert!(one.mean_mse(&values) > one.pca_mse(&values, &device));
+    }
+
+    /// The covariance formed a block of rows and a band of the triangle at a time equals the
+    /// textbook one summed in f64, across more than one block of rows, a ragged last band, and a
+    /// mean far from zero (which a sum of raw products would lose in f32).
+    #[test]
+    fn covariance_by_blocks_matches_the_f64_textbook_sum() {
+        let (n, d) = (2 * 2048 + 37, 70);
+        let values: Vec<f32> = (0..n * d)
+            .map(|i| 100.0 + ((i * 7919 % 1013) as f32 * 0.37).sin() + (i % d) as f32 * 0.01)
+            .collect();
+        let mean = column_means(&values, d);
+        let fast = covariance(&values, &mean);
+        let mut exact = vec![0.0f64; d * d];
+        let mean64: Vec<f64> = (0..d)
+            .map(|j| {
+                values
+                    .iter()
+                    .skip(j)
+                    .step_by(d)
+                    .map(|&v| f64::from(v))
+                    .sum::<f64>()
+                    / n as f64
+            })
+            .collect();
+        for row in values.chunks_exact(d) {
+            for i in 0..d {
+                for j in 0..d {
+                    exact[i * d + j] +=
+                        (f64::from(row[i]) - mean64[i]) * (f64::from(row[j]) - mean64[j]);
+                }
+            }
+        }
+        let largest = exact.iter().fold(0.0f64, |a, &b| a.max(b.abs())) / (n - 1) as f64;
+        for (i, (f, e)) in fast.iter().zip(&exact).enumerate() {
+            let e = e / (n - 1) as f64;
+            assert!(
+                (f64::from(*f) - e).abs() < 1e-4 * largest,
+                "entry {i}: {f} against {e}"
+            );
+        }
+        let (i, j) = (3, 61);
+        assert_eq!(fast[i * d + j], fast[j * d + i], "symmetric");
+    }
+
+    /// Gram-Schmidt by blocks: orthonormal columns spanning what the input's did, across blocks
+    /// and a ragged last one; a column that repeats earlier ones becomes zero.
+    #[test]
+    fn orthonormal_columns_span_the_input_and_zero_a_repeated_column() {
+        let (m, l) = (300, 2 * GS_BLOCK + 7);
+        let repeated = GS_BLOCK + 3;
+        let mut y: Vec<f32> = (0..m * l)
+            .map(|i| ((i * 7919 % 997) as f32 * 0.61).sin())
+            .collect();
+        for i in 0..m {
+            y[i * l + repeated] = y[i * l + 1] - 2.0 * y[i * l + GS_BLOCK + 1];
+        }
+        let q = orthonormal_columns(y.clone(), l);
+        let column =
+            |a: &[f32], j: usize| -> Vec<f64> { (0..m).map(|i| f64::from(a[i * l + j])).collect() };
+        let columns: Vec<Vec<f64>> = (0..l).map(|j| column(&q, j)).collect();
+        for (a, ca) in columns.iter().enumerate() {
+            for (b, cb) in columns.iter().enumerate() {
+                let want = if a == b && a != repeated { 1.0 } else { 0.0 };
+                assert!(
+                    (dot(ca, cb) - want).abs() < 1e-5,
+                    "q{a}·q{b} = {}",
+                    dot(ca, cb)
+                );
+            }
+        }
+        // Every input column is its own projection on the output's span.
+        for j in 0..l {
+            let original = column(&y, j);
+            let mut rest = original.clone();
+            for c in &columns {
+                let d = dot(c, &original);
+                rest.iter_mut().zip(c).for_each(|(r, c)| *r -= d * c);
+            }
+            assert!(dot(&rest, &rest).sqrt() < 1e-5 * dot(&original, &original).sqrt());
+        }
     }
 
     #[test]
