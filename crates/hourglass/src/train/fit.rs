@@ -63,8 +63,11 @@ pub fn train(
     let scaling = Scaling::fit(&train_set, options.scaling);
     let config = config.resolve(data.shape, &scaling)?;
     loss::check(options.loss, config.output)?;
-    let train_values = scaling.scaled(&train_set);
-    let val_values = scaling.scaled(&val_set);
+    let (train_samples, val_samples) = (train_set.len(), val_set.len());
+    // The split's rows are copies already: scaled in place rather than copied again.
+    let (mut train_values, mut val_values) = (train_set.values, val_set.values);
+    scaling.apply(&mut train_values);
+    scaling.apply(&mut val_values);
     let train_class = config.condition(train_set.labels.as_deref())?;
     let val_class = config.condition(val_set.labels.as_deref())?;
 
@@ -87,8 +90,8 @@ pub fn train(
             scaling,
             fitted,
             members,
-            train_samples: train_set.len(),
-            val_samples: val_set.len(),
+            train_samples,
+            val_samples,
             started,
         },
         train_values,
