@@ -15,8 +15,18 @@ use crate::device::{is_cpu, on_device_thread, on_one_thread, rows_tensor, to_vec
 use crate::error::Result;
 use crate::model::Network;
 
-/// Rows per forward pass at inference.
-const BATCH: usize = 1024;
+/// Rows per forward pass at inference: 1,024 for dense networks and on a GPU; 256 for
+/// convolutional networks on the CPU. Their activations are many times their input (a 28×28
+/// image is ≈ 14,000 values inside the conv2d model), and at 1,024 rows a part's buffers were
+/// over glibc's 32 MiB limit for reusing memory: mapped and faulted in anew for every batch. At
+/// 256 rows, batch inference of 1,024 rows ran conv2d 5–7 % and conv1d 13–20 % faster, dense
+/// 4–9 % slower (BENCHMARKS.md, issue 12).
+pub(crate) fn batch_rows(network: &Network, device: &Device) -> usize {
+    match network {
+        Network::Conv2d(_) | Network::Conv1d(_) if is_cpu(device) => 256,
+        _ => 1024,
+    }
+}
 
 /// Scaled rows → latent codes (`n × latent`).
 pub fn encode_scaled(
@@ -38,6 +48,7 @@ pub fn encode_scaled_by(
 ) -> Vec<f32> {
     map_rows(
         model,
+        network,
         values,
         (model.input.features(), model.config.latent),
         class,
@@ -66,6 +77,7 @@ pub fn decode_scaled_by(
 ) -> Vec<f32> {
     map_rows(
         model,
+        network,
         latents,
         (model.config.latent, model.input.features()),
         class,
@@ -87,7 +99,7 @@ pub fn feature_maps_by(
     let width = model.input.features();
     on_device_thread(device, || {
         let mut out = Vec::new();
-        for chunk in values.chunks(BATCH * width) {
+        for chunk in values.chunks(batch_rows(network, device) * width) {
             match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
                 Some(maps) => out.extend(reduce(to_vec(maps))),
                 None => break,
@@ -117,6 +129,7 @@ pub fn reconstruct_scaled_by(
 ) -> Vec<f32> {
     map_rows(
         model,
+        network,
         values,
         (model.input.features(), model.input.features()),
         class,
@@ -156,7 +169,8 @@ pub fn reconstruct_rows(
     width: usize,
     device: &Device,
 ) -> Vec<f32> {
-    apply(values, (width, width), None, device, |x, c| {
+    let batch = batch_rows(network, device);
+    apply(values, (width, width, batch), None, device, |x, c| {
         network.reconstruct(x, c)
     })
 }
@@ -165,6 +179,7 @@ pub fn reconstruct_rows(
 /// `out_width` wide.
 fn map_rows(
     model: &TrainedModel,
+    network: &Network,
     values: &[f32],
     (width, out_width): (usize, usize),
     class: Option<&[f32]>,
@@ -174,7 +189,7 @@ fn map_rows(
     let classes = model.config.classes.unwrap_or(0);
     apply(
         values,
-        (width, out_width),
+        (width, out_width, batch_rows(network, device)),
         class.map(|c| (c, classes)),
         device,
         f,
@@ -184,7 +199,7 @@ fn map_rows(
 /// Below this many rows a part of a batch is not worth a thread of its own.
 const MIN_PART_ROWS: usize = 16;
 
-/// `f` over batches of [`BATCH`] rows `width` wide, with their class rows (`classes` wide) if
+/// `f` over batches of `batch` rows `width` wide, with their class rows (`classes` wide) if
 /// any; the outputs, `out_width` wide, in row order.
 ///
 /// On the CPU each batch is cut into one part per thread and every part goes through the whole
@@ -194,13 +209,13 @@ const MIN_PART_ROWS: usize = 16;
 /// result, on its own thread, rather than the calling thread joining the parts afterwards.
 fn apply(
     values: &[f32],
-    (width, out_width): (usize, usize),
+    (width, out_width, batch): (usize, usize, usize),
     class: Option<(&[f32], usize)>,
     device: &Device,
     f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
 ) -> Vec<f32> {
     // Chunk sizes of zero would panic; a zero-wide output is empty whatever the chunking.
-    let (width, chunk_width) = (width.max(1), out_width.max(1));
+    let (width, chunk_width, batch) = (width.max(1), out_width.max(1), batch.max(1));
     let total = values.len() / width;
     // Rows `first…` of the input, through `f`, into `dst`.
     let run = |first: usize, part: &[f32], dst: &mut [MaybeUninit<f32>]| {
@@ -222,9 +237,9 @@ fn apply(
     // On the CPU inside rayon's pool: the parts (or each batch's layers) split their work
     // without waking this thread. A GPU's work stays on this thread.
     on_device_thread(device, || {
-        let batches = values.chunks(BATCH * width);
-        for (i, (batch, dst)) in batches.zip(dst.chunks_mut(BATCH * chunk_width)).enumerate() {
-            let rows = batch.len() / width;
+        let batches = values.chunks(batch * width);
+        for (i, (chunk, dst)) in batches.zip(dst.chunks_mut(batch * chunk_width)).enumerate() {
+            let rows = chunk.len() / width;
             let parts = if is_cpu(device) {
                 rayon::current_num_threads()
                     .min(rows / MIN_PART_ROWS)
@@ -233,15 +248,15 @@ fn apply(
                 1
             };
             if parts == 1 {
-                run(i * BATCH, batch, dst);
+                run(i * batch, chunk, dst);
                 continue;
             }
             let per = rows.div_ceil(parts);
-            batch
+            chunk
                 .par_chunks(per * width)
                 .zip(dst.par_chunks_mut(per * chunk_width))
                 .enumerate()
-                .for_each(|(p, (part, dst))| on_one_thread(|| run(i * BATCH + p * per, part, dst)));
+                .for_each(|(p, (part, dst))| on_one_thread(|| run(i * batch + p * per, part, dst)));
         }
     });
     // SAFETY: every batch's part wrote all of its rows (`run` checks each output's length).
@@ -282,7 +297,7 @@ mod tests {
         let parted = pool.install(|| {
             apply(
                 &values,
-                (width, width),
+                (width, width, 1024),
                 Some((&class, classes)),
                 &device,
                 reconstruct,
