@@ -15,15 +15,18 @@ use crate::device::{is_cpu, on_device_thread, on_one_thread, rows_tensor, to_vec
 use crate::error::Result;
 use crate::model::Network;
 
-/// Rows per forward pass at inference: 1,024 for dense networks and on a GPU; 256 for
-/// convolutional networks on the CPU. Their activations are many times their input (a 28×28
-/// image is ≈ 14,000 values inside the conv2d model), and at 1,024 rows a part's buffers were
-/// over glibc's 32 MiB limit for reusing memory: mapped and faulted in anew for every batch. At
-/// 256 rows, batch inference of 1,024 rows ran conv2d 5–7 % and conv1d 13–20 % faster, dense
-/// 4–9 % slower (BENCHMARKS.md, issue 12).
+/// Rows per forward pass at inference: 1,024 for dense networks and on a GPU. Convolutional
+/// networks on the CPU take 128 rows per thread (256 to 1,024 a batch, each thread one part of
+/// it): their activations are many times their input (a 28×28 image is ≈ 14,000 values inside
+/// the conv2d model), and at parts of 512 rows (1,024 on 2 threads) a part's buffers were over
+/// glibc's 32 MiB limit for reusing memory: mapped and faulted in anew for every batch. At 256
+/// rows on 2 threads, batch inference of 1,024 rows ran conv2d 5–7 % and conv1d 13–20 % faster,
+/// dense 4–9 % slower (BENCHMARKS.md, issue 12).
 pub(crate) fn batch_rows(network: &Network, device: &Device) -> usize {
     match network {
-        Network::Conv2d(_) | Network::Conv1d(_) if is_cpu(device) => 256,
+        Network::Conv2d(_) | Network::Conv1d(_) if is_cpu(device) => {
+            (128 * rayon::current_num_threads()).clamp(256, 1024)
+        }
         _ => 1024,
     }
 }
