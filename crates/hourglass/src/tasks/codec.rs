@@ -89,26 +89,28 @@ pub fn decode_scaled_by(
     )
 }
 
-/// Scaled rows → the network's feature maps ([`Network::feature_map`]), each batch handed to
-/// `reduce` before the next is computed (a map is thousands of values per row); empty when the
-/// network has none.
+/// Scaled rows → the network's feature maps ([`Network::feature_map`]), each part of a batch
+/// handed to `reduce` (which gives `out_width` values a row) before the next is computed (a map
+/// is thousands of values per row); empty when the network has none. A batch at a time on one
+/// thread, it took 0.4–0.5 s for 8,192 images where a whole reconstruction of them takes 0.3 s.
 pub fn feature_maps_by(
     model: &TrainedModel,
     network: &Network,
     values: &[f32],
+    out_width: usize,
     device: &Device,
     reduce: impl Fn(Vec<f32>) -> Vec<f32> + Sync,
 ) -> Vec<f32> {
+    if network.feature_width().is_none() {
+        return Vec::new();
+    }
     let width = model.input.features();
-    on_device_thread(device, || {
-        let mut out = Vec::new();
-        for chunk in values.chunks(batch_rows(network, device) * width) {
-            match network.feature_map(rows_tensor(chunk.to_vec(), width, device)) {
-                Some(maps) => out.extend(reduce(to_vec(maps))),
-                None => break,
-            }
-        }
-        out
+    let batch = batch_rows(network, device);
+    apply(values, (width, out_width, batch), None, device, |x, _| {
+        let maps = network
+            .feature_map(x)
+            .expect("a network with a feature width has maps");
+        reduce(to_vec(maps))
     })
 }
 
@@ -174,7 +176,7 @@ pub fn reconstruct_rows(
 ) -> Vec<f32> {
     let batch = batch_rows(network, device);
     apply(values, (width, width, batch), None, device, |x, c| {
-        network.reconstruct(x, c)
+        to_vec(network.reconstruct(x, c))
     })
 }
 
@@ -195,7 +197,7 @@ fn map_rows(
         (width, out_width, batch_rows(network, device)),
         class.map(|c| (c, classes)),
         device,
-        f,
+        |x, c| to_vec(f(x, c)),
     )
 }
 
@@ -215,7 +217,7 @@ fn apply(
     (width, out_width, batch): (usize, usize, usize),
     class: Option<(&[f32], usize)>,
     device: &Device,
-    f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Tensor<2> + Sync,
+    f: impl Fn(Tensor<2>, Option<Tensor<2>>) -> Vec<f32> + Sync,
 ) -> Vec<f32> {
     // Chunk sizes of zero would panic; a zero-wide output is empty whatever the chunking.
     let (width, chunk_width, batch) = (width.max(1), out_width.max(1), batch.max(1));
@@ -227,7 +229,7 @@ fn apply(
             let rows = c[first * classes..(first + rows) * classes].to_vec();
             rows_tensor(rows, classes, device)
         });
-        let output = to_vec(f(rows_tensor(part.to_vec(), width, device), class));
+        let output = f(rows_tensor(part.to_vec(), width, device), class);
         assert_eq!(
             output.len(),
             dst.len(),
@@ -291,7 +293,7 @@ mod tests {
         let class: Vec<f32> = (0..rows * classes)
             .map(|i| f32::from(i % classes == (i / classes) % classes))
             .collect();
-        let reconstruct = |x, c| network.reconstruct(x, c);
+        let reconstruct = |x, c| to_vec(network.reconstruct(x, c));
         // Three threads: 100 rows in parts of 34, 34 and 32.
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
@@ -308,10 +310,7 @@ mod tests {
         });
         let whole = on_one_thread(|| {
             let x = rows_tensor(values.clone(), width, &device);
-            to_vec(reconstruct(
-                x,
-                Some(rows_tensor(class.clone(), classes, &device)),
-            ))
+            reconstruct(x, Some(rows_tensor(class.clone(), classes, &device)))
         });
         assert_eq!(parted.len(), rows * width);
         let gap = parted

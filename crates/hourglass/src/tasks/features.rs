@@ -56,7 +56,7 @@ impl FeatureIndex {
         if m <= NEIGHBOURS {
             return None;
         }
-        let maps = codec::feature_maps_by(model, network, &kept, device, |maps| maps);
+        let maps = codec::feature_maps_by(model, network, &kept, width, device, |maps| maps);
         let mut projection =
             Baseline::fit_rough(&maps, width, COMPONENTS.min(width).min(m), device);
         let mut reference = projection.project(&maps, device);
@@ -80,7 +80,7 @@ impl FeatureIndex {
         values: &[f32],
         device: &Device,
     ) -> Vec<f32> {
-        codec::feature_maps_by(model, network, values, device, |maps| {
+        codec::feature_maps_by(model, network, values, self.k(), device, |maps| {
             self.projection.project(&maps, device)
         })
     }
