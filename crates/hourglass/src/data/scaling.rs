@@ -85,6 +85,24 @@ impl Scaling {
     }
 }
 
+/// Per-column means of rows, ignoring missing values (0 for a column with none observed).
+pub(crate) fn column_means(values: &[f32], features: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f64; features];
+    let mut count = vec![0usize; features];
+    for row in values.chunks_exact(features) {
+        for (j, &v) in row.iter().enumerate() {
+            if !v.is_nan() {
+                sum[j] += v as f64;
+                count[j] += 1;
+            }
+        }
+    }
+    sum.iter()
+        .zip(&count)
+        .map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 })
+        .collect()
+}
+
 /// Per-column sums of rows seen so far (ignoring missing values) and the brightest value: what
 /// the pixel and standard scalings need, gathered in one pass over data read a block at a time.
 #[derive(Debug, Clone)]

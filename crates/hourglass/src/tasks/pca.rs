@@ -5,6 +5,7 @@ use burn::tensor::{Device, Tensor};
 
 use rayon::prelude::*;
 
+use crate::data::scaling::column_means;
 use crate::device::{rows_tensor, to_vec};
 use crate::ops::conv_cpu::gemm;
 
@@ -122,18 +123,6 @@ impl Baseline {
     pub fn pca_mse(&self, values: &[f32], device: &Device) -> f64 {
         mse(values, &self.reconstruct(values, device))
     }
-}
-
-/// Per-column means of `d`-wide rows, summed in f64.
-fn column_means(values: &[f32], d: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f64; d];
-    for row in values.chunks_exact(d) {
-        for (s, &v) in sums.iter_mut().zip(row) {
-            *s += f64::from(v);
-        }
-    }
-    let n = (values.len() / d).max(1) as f64;
-    sums.iter().map(|s| (s / n) as f32).collect()
 }
 
 /// The `d × d` covariance of the rows, `(X − mean)ᵀ (X − mean) / (n − 1)`, on the host: a block

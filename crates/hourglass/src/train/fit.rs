@@ -17,6 +17,7 @@ use super::step::{Batch, StepLoss, Stepper, fill_missing};
 use super::{EpochRecord, OptimizerKind, RunSettings, TrainOptions};
 use crate::artifact::{TrainedModel, TrainingSummary};
 use crate::data::noise::Noise;
+use crate::data::scaling::column_means;
 use crate::data::{Dataset, SampleShape, Scaling, dataset::epoch_order};
 use crate::device::rows_tensor;
 use crate::error::{Error, Result};
@@ -596,24 +597,6 @@ pub(crate) fn noisy_batch(
         batch.target = Some(std::mem::replace(&mut batch.input, corrupted));
     }
     batch
-}
-
-/// Per-column means of rows, ignoring missing values (0 for a column with none observed).
-pub(crate) fn column_means(values: &[f32], features: usize) -> Vec<f32> {
-    let mut sum = vec![0.0f64; features];
-    let mut count = vec![0usize; features];
-    for row in values.chunks_exact(features) {
-        for (j, &v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                sum[j] += v as f64;
-                count[j] += 1;
-            }
-        }
-    }
-    sum.iter()
-        .zip(&count)
-        .map(|(s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 })
-        .collect()
 }
 
 /// Sums of batch losses weighted by batch size, for an epoch's means.
