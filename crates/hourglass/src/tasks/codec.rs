@@ -90,9 +90,10 @@ pub fn decode_scaled_by(
 }
 
 /// Scaled rows → the network's feature maps ([`Network::feature_map`]), each part of a batch
-/// handed to `reduce` (which gives `out_width` values a row) before the next is computed (a map
-/// is thousands of values per row); empty when the network has none. A batch at a time on one
-/// thread, it took 0.4–0.5 s for 8,192 images where a whole reconstruction of them takes 0.3 s.
+/// handed to `reduce` (which gives `out_width` values a row) on the thread that computed it, so
+/// only reduced rows are kept (a map is thousands of values per row); empty when the network has
+/// none. A batch at a time on one thread, it took 0.4–0.5 s for 8,192 images where a whole
+/// reconstruction of them takes 0.3 s.
 pub fn feature_maps_by(
     model: &TrainedModel,
     network: &Network,
